@@ -1,0 +1,5 @@
+/* The `lorweb` command-line tool: one file per subcommand, each exporting `int cli_<name>(argc, argv)`
+ * that receives the arguments after the subcommand name and returns the process exit status. */
+#pragma once
+
+int cli_device(int argc, char **argv);

@@ -1,0 +1,34 @@
+/* `lorweb`: the command-line face of the engine. Dispatches to one subcommand per file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct subcommand subcommands[] = {
+    {"device", cli_device, "list Vulkan devices and run a check computation on the chosen one"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: lorweb COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        fprintf(out, "  %-14s %s\n", subcommands[i].name, subcommands[i].help);
+    fprintf(out, "\nenvironment: LORWEB_DEVICE (index or name), LORWEB_PROFILE=1 (kernel times)\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (!strcmp(argv[1], subcommands[i].name)) return subcommands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "lorweb: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

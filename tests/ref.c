@@ -1,0 +1,4 @@
+/* CPU references declared in ref.h. */
+#include "ref.h"
+
+#include <math.h>
