@@ -50,7 +50,8 @@ struct cmp_device_info {
     bool                 subgroup_arithmetic, subgroup_shuffle;
     bool                 float16_arithmetic, storage16, int8_arithmetic, storage8;
     bool                 cooperative_matrix_nv;
-    uint64_t             max_storage_buffer_range;
+    uint64_t             max_storage_buffer_range; /* largest view a kernel may bind */
+    uint64_t             min_storage_offset_alignment; /* bound views start at multiples of this */
     uint64_t             max_allocation_bytes;
     uint32_t             max_shared_memory_bytes;
     uint32_t             max_workgroup_invocations;
@@ -174,7 +175,9 @@ void           cmp_cmd_destroy(struct cmp_cmd *cmd);
 /* Drops everything recorded so that recording starts afresh. */
 void cmp_cmd_reset(struct cmp_cmd *cmd);
 
-/* Records one dispatch of `groups` workgroups. A memory barrier is inserted before each dispatch that
+/* Records one dispatch of `groups` workgroups. Each bound view must start at a multiple of
+ * min_storage_offset_alignment and be at most max_storage_buffer_range bytes (ops bind rounded-down
+ * ranges and pass element offsets in push constants; they split larger tensors). A memory barrier is inserted before each dispatch that
  * follows another, so dispatches run in order (style.md §4.7). `push` may be NULL when push_bytes is 0. */
 void cmp_cmd_dispatch(struct cmp_cmd *cmd, struct cmp_kernel *kernel, const struct cmp_view *bindings,
                       uint32_t binding_count, const void *push, uint32_t push_bytes,

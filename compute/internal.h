@@ -1,0 +1,100 @@
+/* Private structures of the compute engine, shared by device.c, buffer.c, kernel.c and cmd.c.
+ * Nothing outside compute/ includes this file. */
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include "compute.h"
+
+/* Turns a failed VkResult into a status with the call named, and jumps to the function's cleanup. */
+#define VK_TRY(dev, call)                                                                          \
+    do {                                                                                           \
+        VkResult vk_try_result_ = (call);                                                          \
+        if (vk_try_result_ != VK_SUCCESS) {                                                        \
+            status = cmp_vk_status((dev), vk_try_result_, #call, err);                             \
+            goto cleanup;                                                                          \
+        }                                                                                          \
+    } while (0)
+
+struct cmp_pipeline_entry {
+    enum cmp_kernel_id id;
+    uint32_t           spec_count;
+    uint32_t           specs[CMP_MAX_SPECS];
+    struct cmp_kernel *kernel;
+};
+
+struct cmp_kernel {
+    enum cmp_kernel_id id;
+    VkPipeline         pipeline;
+};
+
+struct cmp_profile_entry {
+    double   total_ms;
+    uint64_t count;
+};
+
+struct cmp_device {
+    VkInstance                     instance;
+    VkPhysicalDevice               physical;
+    VkDevice                       device;
+    VkQueue                        queue;
+    uint32_t                       queue_family;
+    struct cmp_device_info         info;
+    VkPhysicalDeviceMemoryProperties memory_properties;
+    uint32_t                       device_memory_type; /* device-local */
+    uint32_t                       host_memory_type;   /* host-visible + coherent */
+    bool                           device_memory_mappable;
+
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout      pipeline_layout;
+    VkPipelineCache       pipeline_cache;
+    char                  cache_path[4096];
+
+    struct cmp_pipeline_entry *pipelines;
+    uint32_t                   pipeline_count, pipeline_capacity;
+
+    /* Staging: one host-visible buffer and a command buffer for synchronous transfers. */
+    struct cmp_buffer *staging;
+    VkCommandPool      transfer_pool;
+    VkCommandBuffer    transfer_cmd;
+    VkFence            transfer_fence;
+
+    uint64_t allocated_bytes, peak_bytes;
+    uint64_t live_objects;
+    uint32_t allocation_count;
+    uint32_t fail_allocation_at;
+
+    bool                     profile;
+    struct cmp_profile_entry profile_table[CMP_KERNEL_COUNT];
+};
+
+struct cmp_buffer {
+    struct cmp_device *device;
+    VkBuffer           buffer;
+    VkDeviceMemory     memory;
+    uint64_t           bytes;
+    enum cmp_memory    memory_kind;
+    void              *mapped; /* non-NULL when host-visible */
+};
+
+/* Maps a VkResult to a status and records "call: VK_ERROR_…" in err. */
+enum lw_status cmp_vk_status(struct cmp_device *device, VkResult result, const char *call,
+                             struct lw_error *err);
+const char    *cmp_vk_result_str(VkResult result);
+
+/* Object accounting for leak tests. */
+static inline void cmp_count_created(struct cmp_device *device) {
+    device->live_objects++;
+}
+static inline void cmp_count_destroyed(struct cmp_device *device) {
+    device->live_objects--;
+}
+
+/* kernel.c: pipeline-cache file handling and pipeline destruction at device teardown. */
+void cmp_pipeline_cache_load(struct cmp_device *device);
+void cmp_pipeline_cache_save(struct cmp_device *device);
+void cmp_kernels_destroy(struct cmp_device *device);
+
+/* buffer.c: runs `record` on the device's transfer command buffer and waits. */
+enum lw_status cmp_transfer_begin(struct cmp_device *device, struct lw_error *err);
+enum lw_status cmp_transfer_submit(struct cmp_device *device, struct lw_error *err);
