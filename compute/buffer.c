@@ -94,6 +94,10 @@ struct cmp_view cmp_buffer_view(struct cmp_buffer *buf) {
     return (struct cmp_view){.buffer = buf, .offset = 0, .bytes = buf->bytes};
 }
 
+VkBuffer cmp_buffer_vk(const struct cmp_buffer *buf) {
+    return buf->buffer;
+}
+
 void *cmp_buffer_map(struct cmp_buffer *buf) {
     return buf->mapped;
 }

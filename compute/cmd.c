@@ -349,6 +349,14 @@ cleanup:
     return status;
 }
 
+VkCommandBuffer cmp_cmd_vk_begin(struct cmp_cmd *cmd) {
+    return command_begin(cmd) ? cmd->buffer : VK_NULL_HANDLE;
+}
+
+void cmp_cmd_set_error(struct cmp_cmd *cmd, enum lw_status status, const char *message) {
+    record_error(cmd, status, message);
+}
+
 uint32_t cmp_cmd_dispatch_count(const struct cmp_cmd *cmd) {
     return cmd->dispatch_count;
 }

@@ -196,3 +196,19 @@ uint32_t cmp_cmd_dispatch_count(const struct cmp_cmd *cmd);
 static inline uint32_t cmp_div_up(uint64_t a, uint32_t b) {
     return (uint32_t)((a + b - 1) / b);
 }
+
+/* ---------------------------------------------------------------------------------------------- */
+/* FFT (VkFFT, wrapped: fft.c is the only file that includes vkFFT.h)                               */
+
+struct cmp_fft;
+
+/* Plans in-place 2-D complex-to-complex FFTs over `data`: `batch` arrays of ny rows × nx columns of
+ * interleaved complex float (re, im), x fastest; nx, ny ≥ 2 (else LW_ERR_UNSUPPORTED);
+ * data.bytes ≥ 8·nx·ny·batch. VkFFT compiles its own
+ * kernels here (glslang, at run time). The plan is bound to `data`. */
+enum lw_status cmp_fft_plan_create(struct cmp_device *device, uint32_t nx, uint32_t ny,
+                                   uint32_t batch, struct cmp_view data, struct cmp_fft **out,
+                                   struct lw_error *err);
+void           cmp_fft_plan_destroy(struct cmp_fft *plan);
+/* Records a forward (exp(−2πi·kx/n), unnormalised) or inverse (normalised by 1/(nx·ny)) transform. */
+void cmp_fft_record(struct cmp_cmd *cmd, struct cmp_fft *plan, bool inverse);

@@ -95,6 +95,12 @@ void cmp_pipeline_cache_load(struct cmp_device *device);
 void cmp_pipeline_cache_save(struct cmp_device *device);
 void cmp_kernels_destroy(struct cmp_device *device);
 
+/* cmd.c: begins a command in `cmd` (recording, barrier) for code that records Vulkan commands
+ * itself (fft.c); VK_NULL_HANDLE after a recording error. */
+VkCommandBuffer cmp_cmd_vk_begin(struct cmp_cmd *cmd);
+void            cmp_cmd_set_error(struct cmp_cmd *cmd, enum lw_status status, const char *message);
+VkBuffer        cmp_buffer_vk(const struct cmp_buffer *buffer);
+
 /* buffer.c: runs `record` on the device's transfer command buffer and waits. */
 enum lw_status cmp_transfer_begin(struct cmp_device *device, struct lw_error *err);
 enum lw_status cmp_transfer_submit(struct cmp_device *device, struct lw_error *err);
