@@ -8,6 +8,6 @@ layout(push_constant) uniform Push {
     uint value;
 } p;
 void main() {
-    uint i = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    uint i = linear_id();
     if (i < p.n) dst[i] = p.value;
 }

@@ -1,0 +1,54 @@
+/* Uploading a network's weights from a weight file to the device, with shape checks.
+ *
+ * A loader carries a sticky status: the first missing tensor or wrong shape is recorded (with the
+ * file and tensor named) and every later call returns an absent tensor, so a network's load
+ * function reads as a plain list of its tensors and checks the status once at the end (the same
+ * pattern as cmp_cmd's recording errors). Weights keep their file dtype on the device (matmul and
+ * conv kernels dequantise); vectors used by norms and biases are converted to f32. */
+#pragma once
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "compute.h"
+#include "ops.h"
+#include "weights.h"
+
+struct ld_loader {
+    struct cmp_device    *device;
+    struct cmp_arena     *arena; /* where the weights go (device memory) */
+    const struct wt_file *file;
+    const char           *path; /* for messages */
+    struct lw_error      *err;
+    enum lw_status        status;
+    /* Optional name translation (e.g. BFL → diffusers): writes the file's name for `name` into
+     * `out` and returns true, or returns false to use `name` as it is. */
+    bool (*translate)(const char *name, char *out, size_t out_size);
+};
+
+/* Finds a tensor by (translated) name; NULL if absent (no error recorded). */
+const struct wt_tensor *ld_find(struct ld_loader *ld, const char *name);
+
+/* Uploads tensor `name` in its own dtype, checking it has `ndim` dims equal to `shape` (an entry of
+ * -1 accepts any size). Returns a 2-D op_tensor (rows = shape[0], cols = product of the rest) with
+ * `shape` filled as well. Absent tensor on error (sticky). */
+struct op_tensor ld_weight(struct ld_loader *ld, const char *name, int ndim, const int64_t *shape);
+/* The same, but converted to f32 on the device (norm weights, biases, embeddings). */
+struct op_tensor ld_weight_f32(struct ld_loader *ld, const char *name, int ndim,
+                               const int64_t *shape);
+/* A 1-D f32 vector of n elements. */
+struct op_tensor ld_vector(struct ld_loader *ld, const char *name, int64_t n);
+/* Reads a tensor to host memory as f32 (count elements must match exactly). */
+enum lw_status ld_read_host(struct ld_loader *ld, const char *name, float *out, uint64_t count);
+
+/* printf-style name helpers: ld_weightf(ld, ndim, shape, "down.%d.block.%d.conv1.weight", l, b). */
+struct op_tensor ld_weightf(struct ld_loader *ld, int ndim, const int64_t *shape, const char *fmt,
+                            ...) __attribute__((format(printf, 4, 5)));
+struct op_tensor ld_vectorf(struct ld_loader *ld, int64_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Integer hyper-parameter from the file's metadata (`key`), else `fallback`. */
+int64_t ld_meta_int(struct ld_loader *ld, const char *key, int64_t fallback);
+double  ld_meta_float(struct ld_loader *ld, const char *key, double fallback);
+/* A JSON-style integer list "[1, 2, 4]" into out (up to max); returns the count, 0 if absent. */
+int ld_meta_int_list(struct ld_loader *ld, const char *key, int64_t *out, int max);

@@ -1,0 +1,100 @@
+/* Tensor descriptions and the dispatch plumbing shared by every op (ops.h, ops_internal.h). */
+#include "ops_internal.h"
+
+#include <stdio.h>
+
+struct op_tensor op_tensor_2d(struct cmp_view view, enum lw_dtype dtype, int64_t rows, int64_t cols) {
+    struct op_tensor t = {.view = view, .dtype = dtype, .rows = rows, .cols = cols, .stride = cols};
+    t.shape[0] = rows;
+    t.shape[1] = cols;
+    return t;
+}
+
+static uint32_t elem_bytes(enum lw_dtype dtype) {
+    const struct lw_dtype_info *info = lw_dtype_info(dtype);
+    return info && info->block_elems == 1 ? info->block_bytes : 0;
+}
+
+struct op_tensor op_tensor_slice(struct op_tensor t, int64_t row0, int64_t nrows, int64_t col0,
+                                 int64_t ncols) {
+    int64_t  stride = op_stride(&t);
+    uint32_t eb = elem_bytes(t.dtype);
+    LW_ASSERT(eb && row0 >= 0 && col0 >= 0 && nrows > 0 && ncols > 0 && row0 + nrows <= t.rows &&
+              col0 + ncols <= t.cols);
+    uint64_t first = (uint64_t)(row0 * stride + col0) * eb;
+    uint64_t span = (uint64_t)((nrows - 1) * stride + ncols) * eb;
+    struct op_tensor s = t;
+    s.view = cmp_view_slice(t.view, first, span);
+    s.rows = nrows;
+    s.cols = ncols;
+    s.stride = stride;
+    s.shape[0] = nrows;
+    s.shape[1] = ncols;
+    s.shape[2] = s.shape[3] = 0;
+    return s;
+}
+
+struct op_tensor op_tensor_chw(struct cmp_view view, int64_t c, int64_t h, int64_t w) {
+    struct op_tensor t = op_tensor_2d(view, LW_DTYPE_F32, c, h * w);
+    t.shape[0] = c;
+    t.shape[1] = h;
+    t.shape[2] = w;
+    return t;
+}
+
+struct op_binding op_bind(const struct op_tensor *t, uint32_t bytes) {
+    struct op_binding b = {.view = cmp_buffer_view(t->view.buffer)};
+    LW_ASSERT(t->view.offset % bytes == 0);
+    b.offset = (uint32_t)(t->view.offset / bytes);
+    return b;
+}
+
+struct op_binding op_bind_optional(const struct op_tensor *t, const struct op_tensor *fallback,
+                                   uint32_t bytes) {
+    if (!op_tensor_absent(t)) return op_bind(t, bytes);
+    struct op_binding b = {.view = cmp_buffer_view(fallback->view.buffer), .offset = 0};
+    return b;
+}
+
+enum lw_status op_kernel(struct op_ctx *ctx, enum cmp_kernel_id id, const uint32_t *specs,
+                         uint32_t spec_count, struct cmp_kernel **out, struct lw_error *err) {
+    return cmp_kernel_get(ctx->device, id, specs, spec_count, out, err);
+}
+
+enum lw_status op_dispatch_linear(struct op_ctx *ctx, enum cmp_kernel_id id, const struct cmp_view *views,
+                                  uint32_t view_count, const void *push, uint32_t push_bytes,
+                                  uint64_t n, struct lw_error *err) {
+    struct cmp_kernel *kernel;
+    enum lw_status     status = op_kernel(ctx, id, NULL, 0, &kernel, err);
+    if (status != LW_OK) return status;
+    uint64_t groups = (n + 63) / 64;
+    if (groups == 0) return LW_OK;
+    uint32_t gx = groups > 65535 ? 65535 : (uint32_t)groups;
+    uint64_t gy = (groups + gx - 1) / gx;
+    if (gy > 65535)
+        return lw_error_set(err, LW_ERR_TOO_LARGE, "kernel %s: %llu elements in one dispatch",
+                            cmp_kernel_name(id), (unsigned long long)n);
+    cmp_cmd_dispatch(ctx->cmd, kernel, views, view_count, push, push_bytes, gx, (uint32_t)gy, 1);
+    return LW_OK;
+}
+
+enum lw_status op_check(const char *op, const char *name, const struct op_tensor *t, int64_t rows,
+                        int64_t cols, bool f32_only, struct lw_error *err) {
+    if (op_tensor_absent(t)) return lw_error_set(err, LW_ERR_ARGUMENT, "%s: %s is missing", op, name);
+    if (f32_only && t->dtype != LW_DTYPE_F32)
+        return lw_error_set(err, LW_ERR_DTYPE, "%s: %s must be F32, is %s", op, name,
+                            lw_dtype_info(t->dtype) ? lw_dtype_info(t->dtype)->name : "?");
+    if ((rows >= 0 && t->rows != rows) || (cols >= 0 && t->cols != cols))
+        return lw_error_set(err, LW_ERR_SHAPE, "%s: %s is (%lld, %lld), expected (%lld, %lld)", op,
+                            name, (long long)t->rows, (long long)t->cols, (long long)rows,
+                            (long long)cols);
+    uint32_t eb = elem_bytes(t->dtype);
+    if (eb) {
+        uint64_t need = (uint64_t)((t->rows - 1) * op_stride(t) + t->cols) * eb;
+        if (t->rows > 0 && t->cols > 0 && need > t->view.bytes)
+            return lw_error_set(err, LW_ERR_SHAPE, "%s: %s (%lld × %lld, stride %lld) exceeds its "
+                                "%llu-byte view", op, name, (long long)t->rows, (long long)t->cols,
+                                (long long)op_stride(t), (unsigned long long)t->view.bytes);
+    }
+    return LW_OK;
+}

@@ -1,0 +1,95 @@
+/* op_matmul and op_attention: the two ops that carry almost all the FLOPs. */
+#include <math.h>
+
+#include "ops_internal.h"
+
+struct matmul_push {
+    uint32_t m, n, k, x_off, x_stride, w_off, y_off, y_stride, b_off, g_off;
+    uint32_t has_bias, has_gate, act, mode;
+};
+_Static_assert(sizeof(struct matmul_push) == 56, "mirrors shaders/matmul.comp");
+
+enum lw_status op_matmul(struct op_ctx *ctx, const struct op_matmul_args *a, struct lw_error *err) {
+    enum lw_status status;
+    int64_t        m = a->x.rows, k = a->x.cols, n = a->w.rows;
+    if ((status = op_check("matmul", "x", &a->x, -1, -1, true, err)) ||
+        (status = op_check("matmul", "W", &a->w, -1, k, false, err)) ||
+        (status = op_check("matmul", "y", &a->y, m, n, true, err)))
+        return status;
+    if (!op_tensor_absent(&a->bias) && (status = op_check("matmul", "bias", &a->bias, -1, -1, true, err)))
+        return status;
+    if (!op_tensor_absent(&a->gate) && (status = op_check("matmul", "gate", &a->gate, -1, -1, true, err)))
+        return status;
+    if (op_stride(&a->w) != k)
+        return lw_error_set(err, LW_ERR_ARGUMENT, "matmul: W must be contiguous rows");
+    if (m == 0 || n == 0) return LW_OK;
+    enum cmp_kernel_id id;
+    uint32_t           wb;
+    switch (a->w.dtype) {
+    case LW_DTYPE_F32: id = CMP_KERNEL_MATMUL_F32, wb = 4; break;
+    case LW_DTYPE_F16: id = CMP_KERNEL_MATMUL_F16, wb = 2; break;
+    case LW_DTYPE_BF16: id = CMP_KERNEL_MATMUL_BF16, wb = 2; break;
+    default:
+        return lw_error_set(err, LW_ERR_DTYPE, "matmul: weights of dtype %s are not supported yet",
+                            lw_dtype_info(a->w.dtype) ? lw_dtype_info(a->w.dtype)->name : "?");
+    }
+    struct op_binding x = op_bind(&a->x, 4), w = op_bind(&a->w, wb), y = op_bind(&a->y, 4);
+    struct op_binding b = op_bind_optional(&a->bias, &a->x, 4), g = op_bind_optional(&a->gate, &a->x, 4);
+    struct matmul_push p = {
+        .m = (uint32_t)m, .n = (uint32_t)n, .k = (uint32_t)k,
+        .x_off = x.offset, .x_stride = (uint32_t)op_stride(&a->x), .w_off = w.offset,
+        .y_off = y.offset, .y_stride = (uint32_t)op_stride(&a->y), .b_off = b.offset, .g_off = g.offset,
+        .has_bias = !op_tensor_absent(&a->bias), .has_gate = !op_tensor_absent(&a->gate),
+        .act = (uint32_t)a->act, .mode = (uint32_t)a->mode,
+    };
+    struct cmp_kernel *kernel;
+    if ((status = op_kernel(ctx, id, NULL, 0, &kernel, err))) return status;
+    struct cmp_view views[] = {x.view, w.view, b.view, g.view, y.view};
+    cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, cmp_div_up((uint64_t)n, 32),
+                     cmp_div_up((uint64_t)m, 32), 1);
+    return LW_OK;
+}
+
+struct attention_push {
+    uint32_t mq, mk, heads, head_dim;
+    uint32_t q_off, q_stride, k_off, k_stride, v_off, v_stride, o_off, o_stride, bias_off;
+    uint32_t has_bias, causal;
+    float    scale;
+};
+_Static_assert(sizeof(struct attention_push) == 64, "mirrors shaders/attention.comp");
+
+enum lw_status op_attention(struct op_ctx *ctx, const struct op_attention_args *a,
+                            struct lw_error *err) {
+    enum lw_status status;
+    int64_t        hd = a->heads * a->head_dim, mq = a->q.rows, mk = a->k.rows;
+    if (a->heads <= 0 || a->head_dim <= 0 || a->head_dim > 512)
+        return lw_error_set(err, LW_ERR_ARGUMENT, "attention: %lld heads of dim %lld (dim ≤ 512)",
+                            (long long)a->heads, (long long)a->head_dim);
+    if ((status = op_check("attention", "q", &a->q, -1, hd, true, err)) ||
+        (status = op_check("attention", "k", &a->k, -1, hd, true, err)) ||
+        (status = op_check("attention", "v", &a->v, mk, hd, true, err)) ||
+        (status = op_check("attention", "out", &a->out, mq, hd, true, err)))
+        return status;
+    if (!op_tensor_absent(&a->bias) &&
+        (status = op_check("attention", "bias", &a->bias, a->heads * mq, mk, true, err)))
+        return status;
+    struct op_binding q = op_bind(&a->q, 4), k = op_bind(&a->k, 4), v = op_bind(&a->v, 4);
+    struct op_binding o = op_bind(&a->out, 4), b = op_bind_optional(&a->bias, &a->q, 4);
+    struct attention_push p = {
+        .mq = (uint32_t)mq, .mk = (uint32_t)mk, .heads = (uint32_t)a->heads,
+        .head_dim = (uint32_t)a->head_dim,
+        .q_off = q.offset, .q_stride = (uint32_t)op_stride(&a->q),
+        .k_off = k.offset, .k_stride = (uint32_t)op_stride(&a->k),
+        .v_off = v.offset, .v_stride = (uint32_t)op_stride(&a->v),
+        .o_off = o.offset, .o_stride = (uint32_t)op_stride(&a->out),
+        .bias_off = b.offset, .has_bias = !op_tensor_absent(&a->bias), .causal = a->causal,
+        .scale = a->scale,
+    };
+    uint32_t           dmax = a->head_dim <= 64 ? 64 : a->head_dim <= 128 ? 128 : 512;
+    struct cmp_kernel *kernel;
+    if ((status = op_kernel(ctx, CMP_KERNEL_ATTENTION, &dmax, 1, &kernel, err))) return status;
+    struct cmp_view views[] = {q.view, k.view, v.view, b.view, o.view};
+    cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, cmp_div_up((uint64_t)mq, 32),
+                     (uint32_t)a->heads, 1);
+    return LW_OK;
+}
