@@ -3,3 +3,4 @@
 #pragma once
 
 int cli_device(int argc, char **argv);
+int cli_component(int argc, char **argv);

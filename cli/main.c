@@ -12,6 +12,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
     {"device", cli_device, "list Vulkan devices and run a check computation on the chosen one"},
+    {"component", cli_component, "run one model component on safetensors inputs (conformance)"},
 };
 
 static void usage(FILE *out) {

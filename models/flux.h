@@ -1,0 +1,69 @@
+/* The FLUX.1 (Kontext) transformer and its flow-matching sampler, with an optional LoRWeB basis.
+ *
+ * Threading: one thread at a time per model. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compute.h"
+
+struct flux_model;
+
+struct flux_config {
+    int64_t hidden, heads, head_dim, depth, depth_single;
+    int64_t axes_dim[3];
+    double  theta;
+    int64_t vec_in, context_in, in_channels, out_channels, mlp_hidden;
+    bool    guidance_embed;
+};
+
+/* Loads a BFL-named transformer (ComfyUI's `model.diffusion_model.` prefix accepted). Hyper-parameters
+ * from `flux.*` metadata, else shapes, else FLUX.1's. */
+enum lw_status flux_load(struct cmp_device *device, const char *path, struct flux_model **out,
+                         struct lw_error *err);
+void           flux_destroy(struct flux_model *model);
+const struct flux_config *flux_config(const struct flux_model *model);
+
+/* Attaches a LoRWeB basis (checkpoint in its own diffusers-module naming). Returns LW_ERR_SHAPE when a
+ * module does not fit the transformer. */
+enum lw_status flux_lorweb_attach(struct flux_model *model, const char *path, struct lw_error *err);
+int            flux_lorweb_modules(const struct flux_model *model);
+int            flux_lorweb_basis(const struct flux_model *model); /* N, 0 without a basis */
+/* Module i's checkpoint name (the part before `.lora_A`). */
+const char *flux_lorweb_module_name(const struct flux_model *model, int module);
+/* Sets module i's mixing weights c (N values); the side path adds strength · Σ c_n (x·A_n)·B_n. */
+enum lw_status flux_lorweb_set(struct flux_model *model, int module, const float *coeffs,
+                               float strength, struct lw_error *err);
+/* Query-side parameters of module i: P (K, Q) and keys (N, K) as f32 (borrowed, valid until destroy). */
+void flux_lorweb_query_params(const struct flux_model *model, int module, const float **projection,
+                              const float **keys, int64_t *k_dim, int64_t *q_dim);
+
+/* One sequence: text (T, context_in) with its pooled vector y (vec_in); noise tokens on an h×w token
+ * grid (index 0) and context tokens on a ch×cw grid (index 1), 64 features each (packed latents). */
+struct flux_inputs {
+    const float *txt;
+    int64_t      t_tokens;
+    const float *y;
+    int64_t      grid_h, grid_w;         /* noise tokens N = grid_h · grid_w */
+    const float *context;                /* (C, in_channels) or NULL */
+    int64_t      ctx_grid_h, ctx_grid_w; /* C = ctx_grid_h · ctx_grid_w */
+    const float *txt_ids, *img_ids, *ctx_ids; /* optional explicit ids (T|N|C, 3); NULL = standard */
+    float        guidance;
+};
+
+typedef bool (*flux_step_fn)(void *user, int step, int steps);
+
+/* One model evaluation at time t: noise tokens x (N, in) → velocity (N, out). */
+enum lw_status flux_forward(struct flux_model *model, const struct flux_inputs *in, const float *x,
+                            float t, float *velocity, struct lw_error *err);
+
+/* Euler flow matching over `sigmas` (steps + 1 values from 1 to 0) from `noise` (N, in) to the clean
+ * packed latent (N, in). The step callback (may be NULL) is called after each step and may cancel
+ * (LW_ERR_CANCELLED). */
+enum lw_status flux_sample(struct flux_model *model, const struct flux_inputs *in, const float *noise,
+                           const float *sigmas, int steps, flux_step_fn on_step, void *user,
+                           float *latent, struct lw_error *err);
+
+/* The shifted schedule of BFL get_schedule: steps + 1 values from 1 to 0, μ from the token count. */
+void flux_schedule(int steps, int64_t tokens, float *sigmas);
