@@ -217,7 +217,7 @@ enum lw_status flux_load(struct cmp_device *device, const char *path, struct flu
     }
     for (int64_t i = 0; i < c->depth_single; i++) {
         struct single_block *b = &m->singles[i];
-        struct flux_linear   lin1;
+        struct flux_linear   lin1 = {0};
         snprintf(p, sizeof p, "single_blocks.%lld", (long long)i);
         char n[200];
         snprintf(n, sizeof n, "%s.modulation.lin", p);
