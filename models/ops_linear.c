@@ -85,11 +85,11 @@ enum lw_status op_attention(struct op_ctx *ctx, const struct op_attention_args *
         .bias_off = b.offset, .has_bias = !op_tensor_absent(&a->bias), .causal = a->causal,
         .scale = a->scale,
     };
-    uint32_t           dmax = a->head_dim <= 64 ? 64 : a->head_dim <= 128 ? 128 : 512;
+    uint32_t           chunk = a->head_dim <= 32 ? 32 : a->head_dim <= 64 ? 64 : 128;
     struct cmp_kernel *kernel;
-    if ((status = op_kernel(ctx, CMP_KERNEL_ATTENTION, &dmax, 1, &kernel, err))) return status;
+    if ((status = op_kernel(ctx, CMP_KERNEL_ATTENTION, &chunk, 1, &kernel, err))) return status;
     struct cmp_view views[] = {q.view, k.view, v.view, b.view, o.view};
     cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, cmp_div_up((uint64_t)mq, 32),
-                     (uint32_t)a->heads, 1);
+                     (uint32_t)a->heads, cmp_div_up((uint64_t)a->head_dim, chunk));
     return LW_OK;
 }

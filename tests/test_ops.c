@@ -1,0 +1,353 @@
+/* Every op of models/ops.h against its CPU reference (tests/ref.c) on random inputs over awkward
+ * shapes: odd and prime sizes, sizes that are not multiples of the workgroup, slices at odd element
+ * offsets with strides, every weight dtype (inputs rounded through the dtype before the reference).
+ * Outputs are poisoned with NaN first, so an element a kernel never writes fails. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "ops.h"
+#include "ref.h"
+
+static struct cmp_device *dev;
+static struct cmp_arena  *arena;
+static struct cmp_cmd    *cmd;
+static struct th_rng      rng;
+
+/* Uploads n floats (as dtype) at an odd element offset inside a fresh allocation, so kernels are
+ * exercised on views that do not start at a buffer's beginning. */
+static struct op_tensor upload(const float *x, int64_t rows, int64_t cols, enum lw_dtype dtype) {
+    struct lw_error err = {0};
+    size_t          n = (size_t)(rows * cols), eb = dtype == LW_DTYPE_F32 ? 4 : 2, pad = 3 * eb;
+    struct cmp_view v;
+    cmp_arena_alloc(arena, n * eb + pad, &v, &err);
+    uint8_t *host = calloc(1, n * eb + pad);
+    for (size_t i = 0; i < n; i++) {
+        if (dtype == LW_DTYPE_F32) memcpy(host + pad + 4 * i, &x[i], 4);
+        else {
+            uint16_t h = dtype == LW_DTYPE_F16 ? th_f32_to_f16(x[i]) : th_f32_to_bf16(x[i]);
+            memcpy(host + pad + 2 * i, &h, 2);
+        }
+    }
+    cmp_view_upload(v, host, n * eb + pad, &err);
+    free(host);
+    return op_tensor_2d(cmp_view_slice(v, pad, n * eb), dtype, rows, cols);
+}
+
+static struct op_tensor output(int64_t rows, int64_t cols, float *poison_host) {
+    float *p = malloc((size_t)(rows * cols) * sizeof *p);
+    if (poison_host) memcpy(p, poison_host, (size_t)(rows * cols) * sizeof *p);
+    else th_poison(p, (size_t)(rows * cols));
+    struct op_tensor t = upload(p, rows, cols, LW_DTYPE_F32);
+    free(p);
+    return t;
+}
+
+static float *download(struct op_tensor t) {
+    struct lw_error err = {0};
+    size_t          n = (size_t)(t.rows * t.cols);
+    float          *out = malloc(n * sizeof *out);
+    th_check(cmp_cmd_submit(cmd, &err) == LW_OK, "submit: %s", err.message);
+    cmp_cmd_reset(cmd);
+    cmp_view_download(t.view, out, n * 4, &err);
+    return out;
+}
+
+static float *randn(size_t n, float scale) {
+    float *x = malloc(n * sizeof *x);
+    th_fill_normal(&rng, x, n, scale);
+    return x;
+}
+
+static float round_to(float x, enum lw_dtype dtype) {
+    return dtype == LW_DTYPE_F16 ? th_round_f16(x) : dtype == LW_DTYPE_BF16 ? th_round_bf16(x) : x;
+}
+
+static void test_matmul(void) {
+    const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {13, 17, 19}, {32, 32, 64}, {33, 31, 65}, {127, 3, 129}, {5, 200, 3}};
+    const enum lw_dtype dtypes[] = {LW_DTYPE_F32, LW_DTYPE_F16, LW_DTYPE_BF16};
+    struct op_ctx       ctx = {dev, cmd};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int di = 0; di < 3; di++)
+            for (int variant = 0; variant < 4; variant++) {
+                int   m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                int   act = variant % 5, mode = variant == 2 ? 1 : variant == 3 ? 2 : 0;
+                float *x = randn((size_t)m * k, 1), *w = randn((size_t)n * k, 0.3f), *b = randn(n, 1);
+                float *g = randn(n, 1), *y0 = randn((size_t)m * n, 1), *want = malloc((size_t)m * n * 4);
+                for (int i = 0; i < n * k; i++) w[i] = round_to(w[i], dtypes[di]);
+                memcpy(want, y0, (size_t)m * n * 4);
+                bool has_bias = variant != 1, has_gate = variant == 2;
+                ref_matmul(x, w, has_bias ? b : NULL, has_gate ? g : NULL, want, m, n, k, act, mode);
+                struct op_tensor      ty = output(m, n, mode ? y0 : NULL);
+                struct op_matmul_args a = {.x = upload(x, m, k, LW_DTYPE_F32), .w = upload(w, n, k, dtypes[di]),
+                                           .y = ty, .act = (enum op_act)act, .mode = (enum op_matmul_mode)mode};
+                if (has_bias) a.bias = upload(b, n, 1, LW_DTYPE_F32);
+                if (has_gate) a.gate = upload(g, 1, n, LW_DTYPE_F32);
+                struct lw_error err = {0};
+                th_check(op_matmul(&ctx, &a, &err) == LW_OK, "op_matmul: %s", err.message);
+                float *got = download(ty);
+                char   what[96];
+                snprintf(what, sizeof what, "matmul %dx%dx%d %s act %d mode %d", m, n, k,
+                         lw_dtype_info(dtypes[di])->name, act, mode);
+                th_check_close(what, got, want, (size_t)m * n, 1e-4, 1e-4);
+                free(x), free(w), free(b), free(g), free(y0), free(want), free(got);
+            }
+    /* A strided slice in and out: columns 3..3+k of a wider x, rows 2.. of a wider y. */
+    int    m = 9, n = 11, k = 13, wide = 20;
+    float *xw = randn((size_t)m * wide, 1), *w = randn((size_t)n * k, 0.3f), *x = malloc((size_t)m * k * 4);
+    for (int i = 0; i < m; i++) memcpy(x + i * k, xw + i * wide + 3, (size_t)k * 4);
+    float *want = malloc((size_t)m * n * 4);
+    ref_matmul(x, w, NULL, NULL, want, m, n, k, 0, 0);
+    struct op_tensor      yw = output(m + 2, n + 5, NULL);
+    struct op_matmul_args a = {.x = op_tensor_slice(upload(xw, m, wide, LW_DTYPE_F32), 0, m, 3, k),
+                               .w = upload(w, n, k, LW_DTYPE_F32), .y = op_tensor_slice(yw, 2, m, 1, n)};
+    struct lw_error err = {0};
+    op_matmul(&ctx, &a, &err);
+    float *got = download(yw), *sub = malloc((size_t)m * n * 4);
+    for (int i = 0; i < m; i++) memcpy(sub + i * n, got + (i + 2) * (n + 5) + 1, (size_t)n * 4);
+    th_check_close("matmul on strided slices", sub, want, (size_t)m * n, 1e-4, 1e-4);
+    th_check(isnan(got[0]) && isnan(got[(m + 1) * (n + 5) + n + 4]), "matmul leaves the rest of y alone");
+    a.y = output(m, n + 1, NULL);
+    th_check(op_matmul(&ctx, &a, &err) == LW_ERR_SHAPE && strstr(err.message, "y"), "shape mismatch: %s", err.message);
+    free(xw), free(w), free(x), free(want), free(got), free(sub);
+}
+
+static void test_norm(void) {
+    struct op_ctx ctx = {dev, cmd};
+    const int     shapes[][2] = {{1, 1}, {3, 7}, {17, 64}, {5, 129}, {2, 1000}};
+    for (size_t s = 0; s < 5; s++)
+        for (int variant = 0; variant < 4; variant++) {
+            int    r = shapes[s][0], c = shapes[s][1];
+            bool   rms = variant == 3;
+            float *x = randn((size_t)r * c, 2), *w = randn(c, 1), *b = randn(c, 1), *sh = randn(c, 1), *sc = randn(c, 1);
+            for (int i = 0; i < r * c; i++) x[i] += 3; /* a mean to remove */
+            float *want = malloc((size_t)r * c * 4);
+            const float *rw = variant == 1 || rms ? w : NULL, *rb = variant == 1 ? b : NULL;
+            const float *rsh = variant == 2 ? sh : NULL, *rsc = variant == 2 ? sc : NULL;
+            ref_norm(x, rw, rb, rsh, rsc, want, r, c, 1e-6f, rms);
+            struct op_tensor    y = output(r, c, NULL);
+            struct op_norm_args a = {.x = upload(x, r, c, LW_DTYPE_F32), .y = y, .eps = 1e-6f, .rms = rms};
+            if (rw) a.weight = upload(w, c, 1, LW_DTYPE_F32);
+            if (rb) a.bias = upload(b, c, 1, LW_DTYPE_F32);
+            if (rsh) a.shift = upload(sh, 1, c, LW_DTYPE_F32), a.scale = upload(sc, 1, c, LW_DTYPE_F32);
+            struct lw_error err = {0};
+            th_check(op_norm(&ctx, &a, &err) == LW_OK, "op_norm: %s", err.message);
+            float *got = download(y);
+            char   what[64];
+            snprintf(what, sizeof what, "norm %dx%d variant %d", r, c, variant);
+            th_check_close(what, got, want, (size_t)r * c, 1e-4, 1e-4);
+            free(x), free(w), free(b), free(sh), free(sc), free(want), free(got);
+        }
+}
+
+static void test_attention(void) {
+    struct op_ctx ctx = {dev, cmd};
+    const int     cases[][5] = {/* mq, mk, h, d, flags (1 causal, 2 bias) */
+                            {1, 1, 1, 8, 0}, {7, 13, 2, 32, 0}, {127, 127, 3, 64, 1}, {33, 257, 2, 128, 2}, {3, 1031, 1, 128, 0}, {33, 257, 4, 64, 0}, {33, 25, 2, 128, 2},
+                            {5, 5, 2, 12, 3}, {19, 23, 1, 200, 0}, {9, 9, 1, 512, 0}};
+    for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
+        int   mq = cases[s][0], mk = cases[s][1], h = cases[s][2], d = cases[s][3];
+        bool  causal = cases[s][4] & 1, has_bias = cases[s][4] & 2;
+        float *q = randn((size_t)mq * h * d, 1), *k = randn((size_t)mk * h * d, 1), *v = randn((size_t)mk * h * d, 1);
+        float *bias = randn((size_t)h * mq * mk, 2), *want = malloc((size_t)mq * h * d * 4);
+        float  scale = 1.0f / sqrtf((float)d);
+        ref_attention(q, k, v, has_bias ? bias : NULL, want, mq, mk, h, d, scale, causal);
+        struct op_tensor         out = output(mq, h * d, NULL);
+        struct op_attention_args a = {.q = upload(q, mq, h * d, LW_DTYPE_F32), .k = upload(k, mk, h * d, LW_DTYPE_F32),
+                                      .v = upload(v, mk, h * d, LW_DTYPE_F32), .out = out, .heads = h,
+                                      .head_dim = d, .scale = scale, .causal = causal};
+        if (has_bias) a.bias = upload(bias, (int64_t)h * mq, mk, LW_DTYPE_F32);
+        struct lw_error err = {0};
+        th_check(op_attention(&ctx, &a, &err) == LW_OK, "op_attention: %s", err.message);
+        float *got = download(out);
+        char   what[80];
+        snprintf(what, sizeof what, "attention %dx%d h%d d%d causal %d bias %d", mq, mk, h, d, causal, has_bias);
+        th_check_close(what, got, want, (size_t)mq * h * d, 1e-4, 1e-3);
+        free(q), free(k), free(v), free(bias), free(want), free(got);
+    }
+}
+
+static void test_qk_rope(void) {
+    struct op_ctx ctx = {dev, cmd};
+    int           tokens = 37, h = 3, d = 32, width = 3 * h * d;
+    float        *qkv = randn((size_t)tokens * width, 1), *qs = randn(d, 1), *ks = randn(d, 1);
+    float        *rope = malloc((size_t)tokens * d * 2 * 4);
+    for (int t = 0; t < tokens; t++)
+        for (int i = 0; i < d / 2; i++) {
+            double a = t * 0.37 + i * 0.11;
+            float *r = rope + ((size_t)t * (d / 2) + i) * 4;
+            r[0] = (float)cos(a), r[1] = (float)-sin(a), r[2] = (float)sin(a), r[3] = (float)cos(a);
+        }
+    float *q = malloc((size_t)tokens * h * d * 4), *k = malloc((size_t)tokens * h * d * 4);
+    for (int t = 0; t < tokens; t++) {
+        memcpy(q + t * h * d, qkv + t * width, (size_t)h * d * 4);
+        memcpy(k + t * h * d, qkv + t * width + h * d, (size_t)h * d * 4);
+    }
+    ref_qk_norm_rope(q, qs, rope, tokens, h, d, 1e-6f);
+    ref_qk_norm_rope(k, ks, rope, tokens, h, d, 1e-6f);
+    struct op_tensor  t = upload(qkv, tokens, width, LW_DTYPE_F32);
+    struct op_qk_args a = {.q = op_tensor_slice(t, 0, tokens, 0, h * d), .k = op_tensor_slice(t, 0, tokens, h * d, h * d),
+                           .q_scale = upload(qs, d, 1, LW_DTYPE_F32), .k_scale = upload(ks, d, 1, LW_DTYPE_F32),
+                           .rope = upload(rope, tokens, d * 2, LW_DTYPE_F32), .heads = h, .head_dim = d, .eps = 1e-6f};
+    struct lw_error err = {0};
+    th_check(op_qk_norm_rope(&ctx, &a, &err) == LW_OK, "op_qk_norm_rope: %s", err.message);
+    float *got = download(t), *gq = malloc((size_t)tokens * h * d * 4), *gk = malloc((size_t)tokens * h * d * 4);
+    for (int i = 0; i < tokens; i++) {
+        memcpy(gq + i * h * d, got + i * width, (size_t)h * d * 4);
+        memcpy(gk + i * h * d, got + i * width + h * d, (size_t)h * d * 4);
+    }
+    th_check_close("qk norm + rope (q)", gq, q, (size_t)tokens * h * d, 1e-5, 1e-4);
+    th_check_close("qk norm + rope (k)", gk, k, (size_t)tokens * h * d, 1e-5, 1e-4);
+    th_check(memcmp(got + 2 * h * d, qkv + 2 * h * d, (size_t)h * d * 4) == 0, "v columns untouched");
+    free(qkv), free(qs), free(ks), free(rope), free(q), free(k), free(got), free(gq), free(gk);
+}
+
+static void test_image_ops(void) {
+    struct op_ctx   ctx = {dev, cmd};
+    struct lw_error err = {0};
+    /* group norm, with and without SiLU */
+    const int gn[][3] = {{32, 7, 5}, {64, 13, 11}, {96, 1, 1}};
+    for (int s = 0; s < 3; s++)
+        for (int silu = 0; silu < 2; silu++) {
+            int   c = gn[s][0], hw = gn[s][1] * gn[s][2];
+            float *x = randn((size_t)c * hw, 2), *g = randn(c, 1), *b = randn(c, 1), *want = malloc((size_t)c * hw * 4);
+            ref_group_norm(x, g, b, want, c, hw, 32, 1e-6f, silu);
+            struct op_tensor y = output(c, hw, NULL);
+            struct op_tensor tx = upload(x, c, hw, LW_DTYPE_F32);
+            tx.shape[0] = c, tx.shape[1] = gn[s][1], tx.shape[2] = gn[s][2];
+            th_check(op_group_norm(&ctx, tx, upload(g, c, 1, LW_DTYPE_F32), upload(b, c, 1, LW_DTYPE_F32), 32,
+                                   1e-6f, silu, y, &err) == LW_OK, "op_group_norm: %s", err.message);
+            float *got = download(y);
+            th_check_close("group norm", got, want, (size_t)c * hw, 1e-4, 1e-4);
+            free(x), free(g), free(b), free(want), free(got);
+        }
+    /* conv2d: 3×3 pad 1, the autoencoder's downsampling, 1×1, CLIP's 14×14 stride 14; f32 and f16 */
+    const int cv[][9] = {/* c, h, w, o, k, stride, pt/pl, pb/pr, dtype */
+                         {3, 9, 11, 5, 3, 1, 1, 1, 0}, {4, 8, 10, 6, 3, 2, 0, 1, 1},
+                         {7, 5, 3, 9, 1, 1, 0, 0, 2},  {3, 28, 28, 8, 14, 14, 0, 0, 0}};
+    for (int s = 0; s < 4; s++) {
+        int           c = cv[s][0], h = cv[s][1], w = cv[s][2], o = cv[s][3], k = cv[s][4], st = cv[s][5];
+        int           pt = cv[s][6], pb = cv[s][7];
+        enum lw_dtype dt = cv[s][8] == 0 ? LW_DTYPE_F32 : cv[s][8] == 1 ? LW_DTYPE_F16 : LW_DTYPE_BF16;
+        int           ho = (h + pt + pb - k) / st + 1, wo = (w + pt + pb - k) / st + 1;
+        float        *x = randn((size_t)c * h * w, 1), *wt = randn((size_t)o * c * k * k, 0.3f), *b = randn(o, 1);
+        for (int i = 0; i < o * c * k * k; i++) wt[i] = round_to(wt[i], dt);
+        float *want = malloc((size_t)o * ho * wo * 4);
+        ref_conv2d(x, wt, b, want, c, h, w, o, k, k, st, pt, pt, pb, pb);
+        struct op_tensor tx = upload(x, c, h * w, LW_DTYPE_F32), tw = upload(wt, o, c * k * k, dt);
+        tx.shape[0] = c, tx.shape[1] = h, tx.shape[2] = w;
+        tw.shape[0] = o, tw.shape[1] = c, tw.shape[2] = k, tw.shape[3] = k;
+        struct op_tensor y = output(o, ho * wo, NULL);
+        y.shape[0] = o, y.shape[1] = ho, y.shape[2] = wo;
+        struct op_conv2d_args a = {.x = tx, .w = tw, .bias = upload(b, o, 1, LW_DTYPE_F32), .y = y, .stride = st,
+                                   .pad_top = pt, .pad_left = pt, .pad_bottom = pb, .pad_right = pb};
+        th_check(op_conv2d(&ctx, &a, &err) == LW_OK, "op_conv2d: %s", err.message);
+        float *got = download(y);
+        char   what[64];
+        snprintf(what, sizeof what, "conv2d case %d", s);
+        th_check_close(what, got, want, (size_t)o * ho * wo, 1e-4, 1e-4);
+        free(x), free(wt), free(b), free(want), free(got);
+    }
+    /* upsample, pack/unpack, transpose */
+    int    c = 5, h = 6, w = 10;
+    float *x = randn((size_t)c * h * w, 1);
+    struct op_tensor tx = op_tensor_chw(upload(x, c, h * w, LW_DTYPE_F32).view, c, h, w);
+    struct op_tensor up = op_tensor_chw(output(c, 4 * h * w, NULL).view, c, 2 * h, 2 * w);
+    op_upsample_nearest2x(&ctx, tx, up, &err);
+    float *got = download(up);
+    size_t bad = 0;
+    for (int ch = 0; ch < c; ch++)
+        for (int yy = 0; yy < 2 * h; yy++)
+            for (int xx = 0; xx < 2 * w; xx++)
+                bad += got[(ch * 2 * h + yy) * 2 * w + xx] != x[(ch * h + yy / 2) * w + xx / 2];
+    th_check(bad == 0, "upsample: %zu wrong", bad);
+    free(got);
+    struct op_tensor tokens = output(h / 2 * (w / 2), 4 * c, NULL);
+    op_pack2x2(&ctx, tx, tokens, &err);
+    got = download(tokens);
+    bad = 0;
+    for (int ty = 0; ty < h / 2; ty++)
+        for (int txx = 0; txx < w / 2; txx++)
+            for (int ch = 0; ch < c; ch++)
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++)
+                        bad += got[(ty * (w / 2) + txx) * 4 * c + ch * 4 + dy * 2 + dx] !=
+                               x[(ch * h + 2 * ty + dy) * w + 2 * txx + dx];
+    th_check(bad == 0, "pack2x2 (spec §2.2 layout): %zu wrong", bad);
+    free(got);
+    struct op_tensor back = op_tensor_chw(output(c, h * w, NULL).view, c, h, w);
+    op_unpack2x2(&ctx, tokens, back, &err);
+    got = download(back);
+    th_check(memcmp(got, x, (size_t)c * h * w * 4) == 0, "unpack2x2 inverts pack2x2");
+    free(got);
+    struct op_tensor tr = output(h * w, c, NULL);
+    op_transpose(&ctx, op_tensor_2d(tx.view, LW_DTYPE_F32, c, h * w), tr, &err);
+    got = download(tr);
+    bad = 0;
+    for (int i = 0; i < h * w; i++)
+        for (int ch = 0; ch < c; ch++) bad += got[i * c + ch] != x[ch * h * w + i];
+    th_check(bad == 0, "transpose: %zu wrong", bad);
+    free(got), free(x);
+}
+
+static void test_elementwise(void) {
+    struct op_ctx   ctx = {dev, cmd};
+    struct lw_error err = {0};
+    int             r = 13, c = 67;
+    float          *a = randn((size_t)r * c, 2), *b = randn((size_t)r * c, 1), *row = randn(c, 1);
+    float          *want = malloc((size_t)r * c * 4);
+    for (int act = 0; act < 5; act++) {
+        for (int i = 0; i < r * c; i++) want[i] = (float)ref_act(a[i], act);
+        struct op_tensor y = output(r, c, NULL);
+        op_act(&ctx, (enum op_act)act, upload(a, r, c, LW_DTYPE_F32), y, &err);
+        float *got = download(y);
+        char   what[32];
+        snprintf(what, sizeof what, "act %d", act);
+        th_check_close(what, got, want, (size_t)r * c, 1e-6, 1e-5);
+        free(got);
+    }
+    for (int mul = 0; mul < 2; mul++)
+        for (int bcast = 0; bcast < 2; bcast++) {
+            for (int i = 0; i < r * c; i++) {
+                float bv = bcast ? row[i % c] : b[i];
+                want[i] = mul ? a[i] * bv : a[i] + bv;
+            }
+            struct op_tensor y = output(r, c, NULL);
+            op_binary(&ctx, mul ? OP_MUL : OP_ADD, upload(a, r, c, LW_DTYPE_F32),
+                      bcast ? upload(row, 1, c, LW_DTYPE_F32) : upload(b, r, c, LW_DTYPE_F32), y, &err);
+            float *got = download(y);
+            th_check_close(mul ? "binary mul" : "binary add", got, want, (size_t)r * c, 0, 1e-6);
+            free(got);
+        }
+    ref_softmax(a, want, r, c);
+    struct op_tensor y = output(r, c, NULL);
+    op_softmax(&ctx, upload(a, r, c, LW_DTYPE_F32), y, &err);
+    float *got = download(y);
+    th_check_close("softmax", got, want, (size_t)r * c, 1e-7, 1e-5);
+    free(got), free(a), free(b), free(row), free(want);
+}
+
+int main(void) {
+    uint64_t seed = 20261122;
+    printf("seed %llu\n", (unsigned long long)seed);
+    th_rng_seed(&rng, seed);
+    dev = th_device_or_skip();
+    struct lw_error err = {0};
+    cmp_arena_create(dev, CMP_MEMORY_DEVICE, 32u << 20, &arena, &err);
+    cmp_cmd_create(dev, &cmd, &err);
+    test_matmul();
+    cmp_arena_reset(arena);
+    test_norm();
+    cmp_arena_reset(arena);
+    test_attention();
+    cmp_arena_reset(arena);
+    test_qk_rope();
+    test_image_ops();
+    test_elementwise();
+    cmp_cmd_destroy(cmd);
+    cmp_arena_destroy(arena);
+    cmp_device_destroy(dev);
+    return th_finish();
+}
