@@ -4,3 +4,4 @@
 
 int cli_device(int argc, char **argv);
 int cli_component(int argc, char **argv);
+int cli_run(int argc, char **argv);

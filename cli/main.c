@@ -12,6 +12,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
     {"device", cli_device, "list Vulkan devices and run a check computation on the chosen one"},
+    {"run", cli_run, "one analogy: a : a′ :: b : b′ (PNG in and out)"},
     {"component", cli_component, "run one model component on safetensors inputs (conformance)"},
 };
 

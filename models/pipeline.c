@@ -1,0 +1,538 @@
+/* The analogy pipeline behind pipeline.h: a, a′, b → b′ (spec-lorweb.md §2, spec-flux-kontext.md §3.5).
+ *
+ * 1. Quadrant size: a's aspect, the grid's long side = params.size (or the model's default), rounded
+ *    to multiples of 2·f (f = the autoencoder's downsampling) so the grid packs into tokens.
+ * 2. Grid a | a′ / b | b (bicubic, antialiased), in [−1, 1].
+ * 3. Query: CLIP image_embeds of a, a′ and b (shortest side to the tower's size, centre crop, CLIP
+ *    normalisation), concatenated (cat-aa'b); mixing weights per module, then the user's bias,
+ *    overrides and strength.
+ * 4. Context tokens = packed latents of the grid (index 1); noise tokens on the same grid (index 0);
+ *    Euler sampling on the shifted schedule; unpack, decode, crop the bottom-right quadrant exactly
+ *    (also for non-square grids), resize to b's size, optional detail transfer from b, b's alpha.
+ * Text: a model folder may carry a fixed conditioning (conditioning.safetensors: txt, y) instead of
+ * text encoders. Models load on the first run and stay resident. */
+#include "pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clip.h"
+#include "compute.h"
+#include "flux.h"
+#include "lorweb.h"
+#include "resize.h"
+#include "vae.h"
+#include "weights.h"
+
+#define PATH_MAX_LEN 4096
+
+struct pipe_context {
+    struct pipe_options   opt;
+    char                  paths[9][PATH_MAX_LEN]; /* owned copies of the model paths */
+    struct cmp_device    *device;
+    struct flux_model    *flux;
+    struct vae_model     *vae;
+    struct clip_model    *clip;
+    struct lorweb_config  lorweb;
+    bool                  has_lorweb;
+    float                *txt, *y; /* fixed conditioning (T, context_in), (vec_in) */
+    int64_t               t_tokens;
+    int                   default_steps, default_size;
+    float                *coeffs; /* (modules, basis) from the last encode */
+    int                   modules, basis;
+    bool                  encoded;
+    char                  description[512];
+};
+
+enum { P_FLUX, P_AE, P_CLIP, P_LORWEB, P_CONFIG, P_COND, P_COUNT };
+static const char *const default_names[P_COUNT] = {"flux.safetensors", "ae.safetensors",
+                                                   "clip_vision.safetensors", "lorweb.safetensors",
+                                                   "config.yaml", "conditioning.safetensors"};
+
+void pipe_params_defaults(struct pipe_params *p) {
+    memset(p, 0, sizeof *p);
+    p->guidance = 2.5f;
+    p->strength = 1.0f;
+}
+
+static bool exists(const char *path) {
+    struct stat st;
+    return path && *path && stat(path, &st) == 0;
+}
+
+static void log_msg(struct pipe_context *ctx, enum pipe_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void log_msg(struct pipe_context *ctx, enum pipe_log_level level, const char *fmt, ...) {
+    if (!ctx->opt.log) return;
+    char    text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    ctx->opt.log(ctx->opt.user, level, text);
+}
+
+enum lw_status pipe_context_create(const struct pipe_options *options, struct pipe_context **out,
+                                   struct lw_error *err) {
+    *out = NULL;
+    struct pipe_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    ctx->opt = *options;
+    const char *dir = options->paths.model_dir;
+    const char *given[P_COUNT] = {options->paths.flux, options->paths.ae, options->paths.clip_vision,
+                                  options->paths.lorweb, options->paths.lorweb_config, NULL};
+    for (int i = 0; i < P_COUNT; i++) {
+        if (given[i]) snprintf(ctx->paths[i], PATH_MAX_LEN, "%s", given[i]);
+        else if (dir) snprintf(ctx->paths[i], PATH_MAX_LEN, "%s/%s", dir, default_names[i]);
+    }
+    if (!exists(ctx->paths[P_FLUX]) || !exists(ctx->paths[P_AE])) {
+        enum lw_status st = lw_error_set(err, LW_ERR_MISSING,
+            "no FLUX transformer or autoencoder at '%s' / '%s': give a model folder (flux.safetensors, "
+            "ae.safetensors, clip_vision.safetensors, lorweb.safetensors, config.yaml) or the files",
+            ctx->paths[P_FLUX], ctx->paths[P_AE]);
+        free(ctx);
+        return st;
+    }
+    ctx->opt.paths = (struct pipe_model_paths){0};
+    *out = ctx;
+    return LW_OK;
+}
+
+void pipe_context_destroy(struct pipe_context *ctx) {
+    if (!ctx) return;
+    flux_destroy(ctx->flux);
+    vae_destroy(ctx->vae);
+    clip_destroy(ctx->clip);
+    cmp_device_destroy(ctx->device);
+    free(ctx->txt), free(ctx->y), free(ctx->coeffs);
+    free(ctx);
+}
+
+const char *pipe_describe(struct pipe_context *ctx) {
+    return ctx->description;
+}
+
+static enum lw_status conditioning_load(struct pipe_context *ctx, struct lw_error *err) {
+    const struct flux_config *c = flux_config(ctx->flux);
+    struct wt_file           *f = NULL;
+    if (!exists(ctx->paths[P_COND]))
+        return lw_error_set(err, LW_ERR_UNSUPPORTED,
+                            "no fixed conditioning (%s) and this build has no text encoders wired into "
+                            "the pipeline yet", ctx->paths[P_COND][0] ? ctx->paths[P_COND] : "conditioning.safetensors");
+    enum lw_status status = wt_open(ctx->paths[P_COND], &f, err);
+    if (status != LW_OK) return status;
+    const struct wt_tensor *txt = wt_find(f, "txt"), *y = wt_find(f, "y");
+    if (!txt || !y || txt->ndim < 2 || txt->shape[txt->ndim - 1] != c->context_in || wt_elements(y) != (uint64_t)c->vec_in) {
+        wt_close(f);
+        return lw_error_set(err, LW_ERR_SHAPE, "%s: needs txt [T, %lld] and y [%lld]", ctx->paths[P_COND],
+                            (long long)c->context_in, (long long)c->vec_in);
+    }
+    ctx->t_tokens = (int64_t)(wt_elements(txt) / (uint64_t)c->context_in);
+    ctx->txt = malloc(wt_elements(txt) * sizeof *ctx->txt);
+    ctx->y = malloc((size_t)c->vec_in * sizeof *ctx->y);
+    if (!ctx->txt || !ctx->y) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    if (status == LW_OK) status = wt_read_f32(txt, ctx->txt, wt_elements(txt), err);
+    if (status == LW_OK) status = wt_read_f32(y, ctx->y, (uint64_t)c->vec_in, err);
+    wt_close(f);
+    return status;
+}
+
+static enum lw_status ensure_loaded(struct pipe_context *ctx, struct lw_error *err) {
+    if (ctx->flux) return LW_OK;
+    enum lw_status            status;
+    struct cmp_device_options dopt = {.select = ctx->opt.device, .cache_dir = ctx->opt.cache_dir};
+    if (!ctx->device && (status = cmp_device_create(&dopt, &ctx->device, err))) return status;
+    log_msg(ctx, PIPE_LOG_INFO, "device: %s", cmp_device_info(ctx->device)->name);
+    if ((status = flux_load(ctx->device, ctx->paths[P_FLUX], &ctx->flux, err)) ||
+        (status = vae_load(ctx->device, ctx->paths[P_AE], VAE_BOTH, &ctx->vae, err)))
+        goto fail;
+    if (exists(ctx->paths[P_LORWEB])) {
+        if ((status = lorweb_config_read(ctx->paths[P_CONFIG], &ctx->lorweb, err)) ||
+            (status = flux_lorweb_attach(ctx->flux, ctx->paths[P_LORWEB], err)) ||
+            (status = clip_load(ctx->device, ctx->paths[P_CLIP], CLIP_VISION, &ctx->clip, err)))
+            goto fail;
+        ctx->has_lorweb = true;
+        ctx->modules = flux_lorweb_modules(ctx->flux);
+        ctx->basis = flux_lorweb_basis(ctx->flux);
+        if (ctx->basis > PIPE_MAX_BASIS) {
+            status = lw_error_set(err, LW_ERR_UNSUPPORTED, "%s: %d basis elements (at most %d)",
+                                  ctx->paths[P_LORWEB], ctx->basis, PIPE_MAX_BASIS);
+            goto fail;
+        }
+        ctx->coeffs = calloc((size_t)ctx->modules * ctx->basis, sizeof *ctx->coeffs);
+        if (!ctx->coeffs) {
+            status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+            goto fail;
+        }
+    }
+    if ((status = conditioning_load(ctx, err))) goto fail;
+    struct wt_file *f = NULL;
+    if (wt_open(ctx->paths[P_FLUX], &f, NULL) == LW_OK) {
+        const char *steps = wt_metadata(f, "lorweb.default_steps"), *size = wt_metadata(f, "lorweb.default_size");
+        ctx->default_steps = steps ? atoi(steps) : 28;
+        ctx->default_size = size ? atoi(size) : 1024;
+        wt_close(f);
+    }
+    snprintf(ctx->description, sizeof ctx->description, "%s; FLUX width %lld, %lld+%lld blocks; %s",
+             cmp_device_info(ctx->device)->name, (long long)flux_config(ctx->flux)->hidden,
+             (long long)flux_config(ctx->flux)->depth, (long long)flux_config(ctx->flux)->depth_single,
+             ctx->has_lorweb ? "LoRWeB basis loaded" : "no LoRWeB basis (plain Kontext)");
+    return LW_OK;
+fail:
+    flux_destroy(ctx->flux), vae_destroy(ctx->vae), clip_destroy(ctx->clip);
+    ctx->flux = NULL, ctx->vae = NULL, ctx->clip = NULL;
+    return status;
+}
+
+static enum lw_status check_image(const char *name, const struct pipe_image *im, struct lw_error *err) {
+    if (!im || !im->data || im->width <= 0 || im->height <= 0 || im->stride < (size_t)im->width * 4)
+        return lw_error_set(err, LW_ERR_ARGUMENT, "image %s: missing or invalid (size %d×%d)", name,
+                            im ? im->width : 0, im ? im->height : 0);
+    if (im->width > 32768 || im->height > 32768)
+        return lw_error_set(err, LW_ERR_ARGUMENT, "image %s: %d×%d is larger than 32768 pixels a side", name,
+                            im->width, im->height);
+    return LW_OK;
+}
+
+/* RGBA (straight alpha, [0, 1]) → RGB resized to w×h, tightly packed. */
+static enum lw_status rgb_resized(const struct pipe_image *im, int w, int h, float *out, struct lw_error *err) {
+    return img_resize(im->data, im->width, im->height, im->stride, 4, out, w, h, IMG_BICUBIC, err) == LW_OK
+               ? LW_OK : err->status;
+}
+
+/* CLIP embedding of one RGBA-resized quadrant (w×h×4): shortest side to S, centre crop, normalise. */
+static enum lw_status clip_embed(struct pipe_context *ctx, const float *rgba, int w, int h, float *embed,
+                                 struct lw_error *err) {
+    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    int    s = (int)clip_config(ctx->clip)->image_size;
+    int    nw = w <= h ? s : (int)((int64_t)s * w / h), nh = w <= h ? (int)((int64_t)s * h / w) : s;
+    float *r = malloc((size_t)nw * nh * 4 * sizeof *r), *px = malloc((size_t)3 * s * s * sizeof *px);
+    enum lw_status status = r && px ? img_resize(rgba, w, h, (size_t)w * 4, 4, r, nw, nh, IMG_BICUBIC, err)
+                                    : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    if (status == LW_OK) {
+        int top = (nh - s) / 2, left = (nw - s) / 2;
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < s; y++)
+                for (int x = 0; x < s; x++) {
+                    float v = r[((size_t)(y + top) * nw + x + left) * 4 + c];
+                    v = v < 0 ? 0 : v > 1 ? 1 : v;
+                    px[((size_t)c * s + y) * s + x] = (v - mean[c]) / std[c];
+                }
+        status = clip_vision_forward(ctx->clip, px, embed, NULL, err);
+    }
+    free(r), free(px);
+    return status;
+}
+
+/* Mixing weights of every module from the query, then the user's adjustments and the strength. */
+static enum lw_status apply_basis(struct pipe_context *ctx, const struct pipe_params *p, struct lw_error *err) {
+    enum lw_status status = LW_OK;
+    float          c[PIPE_MAX_BASIS];
+    for (int m = 0; m < ctx->modules && status == LW_OK; m++) {
+        float *base = ctx->coeffs + (size_t)m * ctx->basis;
+        double sum = 0;
+        for (int n = 0; n < ctx->basis; n++) {
+            c[n] = p->override_set[n] ? p->override[n] : base[n] + p->bias[n];
+            if (ctx->lorweb.softmax && c[n] < 0) c[n] = 0;
+            sum += c[n];
+        }
+        if (ctx->lorweb.softmax && ctx->lorweb.mean && sum > 0) /* stay a convex mix */
+            for (int n = 0; n < ctx->basis; n++) c[n] = (float)(c[n] / sum);
+        status = flux_lorweb_set(ctx->flux, m, c, p->strength, err);
+    }
+    return status;
+}
+
+/* Resized quadrants (RGBA) of a, a′, b at w×h. */
+struct quadrants {
+    float *a, *ap, *b;
+    int    w, h;
+};
+
+static enum lw_status encode_query(struct pipe_context *ctx, const struct quadrants *q, struct lw_error *err) {
+    if (!ctx->has_lorweb) return LW_OK;
+    const struct clip_config *cc = clip_config(ctx->clip);
+    int64_t                   p = cc->projection;
+    float                    *query = malloc((size_t)(3 * p) * sizeof *query);
+    if (!query) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    enum lw_status status = clip_embed(ctx, q->a, q->w, q->h, query, err);
+    if (status == LW_OK) status = clip_embed(ctx, q->ap, q->w, q->h, query + p, err);
+    if (status == LW_OK) status = clip_embed(ctx, q->b, q->w, q->h, query + 2 * p, err);
+    for (int m = 0; m < ctx->modules && status == LW_OK; m++) {
+        const float *proj, *keys;
+        int64_t      k, qd;
+        flux_lorweb_query_params(ctx->flux, m, &proj, &keys, &k, &qd);
+        if (qd != 3 * p) {
+            status = lw_error_set(err, LW_ERR_SHAPE, "LoRWeB module %s expects a %lld-value query; CLIP "
+                                  "gives 3 × %lld", flux_lorweb_module_name(ctx->flux, m), (long long)qd, (long long)p);
+            break;
+        }
+        status = lorweb_coeffs(&ctx->lorweb, proj, keys, ctx->basis, k, qd, query,
+                               ctx->coeffs + (size_t)m * ctx->basis, err);
+    }
+    free(query);
+    ctx->encoded = status == LW_OK;
+    return status;
+}
+
+static void quadrants_free(struct quadrants *q) {
+    free(q->a), free(q->ap), free(q->b);
+}
+
+/* Quadrant size for a grid whose long side is `size`, a's aspect, multiples of `unit`. */
+static void quadrant_size(const struct pipe_image *a, int size, int unit, int *w, int *h) {
+    double half = size / 2.0, aspect = (double)a->width / a->height;
+    double qw = aspect >= 1 ? half : half * aspect, qh = aspect >= 1 ? half / aspect : half;
+    *w = (int)lround(qw / unit) * unit;
+    *h = (int)lround(qh / unit) * unit;
+    if (*w < unit) *w = unit;
+    if (*h < unit) *h = unit;
+}
+
+static enum lw_status quadrants_make(const struct pipe_image *a, const struct pipe_image *ap,
+                                     const struct pipe_image *b, int w, int h, struct quadrants *q,
+                                     struct lw_error *err) {
+    memset(q, 0, sizeof *q);
+    q->w = w, q->h = h;
+    size_t n = (size_t)w * h * 4;
+    q->a = malloc(n * sizeof(float)), q->ap = malloc(n * sizeof(float)), q->b = malloc(n * sizeof(float));
+    if (!q->a || !q->ap || !q->b) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    enum lw_status status = rgb_resized(a, w, h, q->a, err);
+    if (status == LW_OK) status = rgb_resized(ap, w, h, q->ap, err);
+    if (status == LW_OK) status = rgb_resized(b, w, h, q->b, err);
+    return status;
+}
+
+enum lw_status pipe_encode(struct pipe_context *ctx, const struct pipe_image *a, const struct pipe_image *ap,
+                           const struct pipe_image *b, struct lw_error *err) {
+    enum lw_status status;
+    if ((status = check_image("a", a, err)) || (status = check_image("a′", ap, err)) ||
+        (status = check_image("b", b, err)) || (status = ensure_loaded(ctx, err)))
+        return status;
+    if (!ctx->has_lorweb) return lw_error_set(err, LW_ERR_ARGUMENT, "no LoRWeB basis loaded");
+    struct quadrants q;
+    int              s = (int)clip_config(ctx->clip)->image_size;
+    status = quadrants_make(a, ap, b, s, s, &q, err);
+    if (status == LW_OK) status = encode_query(ctx, &q, err);
+    quadrants_free(&q);
+    return status;
+}
+
+enum lw_status pipe_basis_weights(struct pipe_context *ctx, float *mean, int max, int *basis,
+                                  struct lw_error *err) {
+    if (!ctx->encoded) return lw_error_set(err, LW_ERR_ARGUMENT, "no triplet encoded yet");
+    *basis = ctx->basis;
+    for (int n = 0; n < ctx->basis && n < max; n++) {
+        double s = 0;
+        for (int m = 0; m < ctx->modules; m++) s += ctx->coeffs[(size_t)m * ctx->basis + n];
+        mean[n] = (float)(s / ctx->modules);
+    }
+    return LW_OK;
+}
+
+/* Our noise: splitmix64 stream per seed, Box–Muller pairs; the same on every device. */
+static void noise_fill(uint64_t seed, float *x, size_t n) {
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    for (size_t i = 0; i < n; i += 2) {
+        uint64_t z1 = (s += 0x9E3779B97F4A7C15ull), z2 = (s += 0x9E3779B97F4A7C15ull);
+        z1 = (z1 ^ (z1 >> 30)) * 0xBF58476D1CE4E5B9ull, z1 = (z1 ^ (z1 >> 27)) * 0x94D049BB133111EBull, z1 ^= z1 >> 31;
+        z2 = (z2 ^ (z2 >> 30)) * 0xBF58476D1CE4E5B9ull, z2 = (z2 ^ (z2 >> 27)) * 0x94D049BB133111EBull, z2 ^= z2 >> 31;
+        double u1 = ((z1 >> 11) + 0.5) / 9007199254740992.0, u2 = (z2 >> 11) / 9007199254740992.0;
+        double r = sqrt(-2 * log(u1));
+        x[i] = (float)(r * cos(2 * M_PI * u2));
+        if (i + 1 < n) x[i + 1] = (float)(r * sin(2 * M_PI * u2));
+    }
+}
+
+struct step_state {
+    struct pipe_context *ctx;
+};
+
+static bool on_step(void *user, int step, int steps) {
+    struct pipe_context *ctx = ((struct step_state *)user)->ctx;
+    if (!ctx->opt.progress) return true;
+    struct pipe_progress p = {.stage = PIPE_STAGE_DENOISE, .step = step, .steps = steps,
+                              .fraction = 0.1 + 0.8 * step / steps};
+    return ctx->opt.progress(ctx->opt.user, &p);
+}
+
+static bool progress(struct pipe_context *ctx, enum pipe_stage stage, double fraction) {
+    if (!ctx->opt.progress) return true;
+    struct pipe_progress p = {.stage = stage, .fraction = fraction};
+    return ctx->opt.progress(ctx->opt.user, &p);
+}
+
+/* out = b′ (upsampled) + keep · (b − blur(b)): b's detail above b′'s resolution. The blur is a box
+ * filter of radius ≈ the upsampling factor applied three times (close to a Gaussian). */
+static void detail_transfer(const struct pipe_image *b, float *rgb, int w, int h, float keep, int radius) {
+    if (keep <= 0 || radius < 1) return;
+    size_t n = (size_t)w * h;
+    float *blur = malloc(n * 3 * sizeof *blur), *tmp = malloc(n * 3 * sizeof *tmp);
+    if (!blur || !tmp) goto done;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) blur[((size_t)y * w + x) * 3 + c] = b->data[(size_t)y * b->stride + (size_t)x * 4 + c];
+    for (int pass = 0; pass < 6; pass++) { /* three horizontal and three vertical box passes */
+        bool horizontal = pass % 2 == 0;
+        int  len = horizontal ? w : h, lines = horizontal ? h : w;
+        for (int l = 0; l < lines; l++)
+            for (int c = 0; c < 3; c++) {
+                double s = 0;
+                int    count = 0;
+                for (int i = -radius; i <= radius && i < len; i++)
+                    if (i >= 0) s += blur[(horizontal ? (size_t)l * w + i : (size_t)i * w + l) * 3 + c], count++;
+                for (int i = 0; i < len; i++) {
+                    size_t at = horizontal ? (size_t)l * w + i : (size_t)i * w + l;
+                    tmp[at * 3 + c] = (float)(s / count);
+                    int add = i + radius + 1, drop = i - radius;
+                    if (add < len) s += blur[(horizontal ? (size_t)l * w + add : (size_t)add * w + l) * 3 + c], count++;
+                    if (drop >= 0) s -= blur[(horizontal ? (size_t)l * w + drop : (size_t)drop * w + l) * 3 + c], count--;
+                }
+            }
+        memcpy(blur, tmp, n * 3 * sizeof *blur);
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                size_t i = ((size_t)y * w + x) * 3 + c;
+                rgb[i] += keep * (b->data[(size_t)y * b->stride + (size_t)x * 4 + c] - blur[i]);
+            }
+done:
+    free(blur), free(tmp);
+}
+
+enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *params, const struct pipe_image *a,
+                        const struct pipe_image *ap, const struct pipe_image *b, struct pipe_image *out,
+                        struct lw_error *err) {
+    enum lw_status     status;
+    struct pipe_params p = *params;
+    if ((status = check_image("a", a, err)) || (status = check_image("a′", ap, err)) ||
+        (status = check_image("b", b, err)) || (status = check_image("output", out, err)))
+        return status;
+    if (out->width != b->width || out->height != b->height)
+        return lw_error_set(err, LW_ERR_ARGUMENT, "output is %d×%d, b is %d×%d", out->width, out->height,
+                            b->width, b->height);
+    if (p.steps < 0 || p.steps > 1000 || p.strength < 0 || p.strength > 2 || p.keep_detail < 0 ||
+        p.keep_detail > 1 || p.size < 0 || p.size > 8192 || !isfinite(p.guidance))
+        return lw_error_set(err, LW_ERR_ARGUMENT, "parameters out of range (steps %d: 0 … 1000, strength %g: "
+                            "0 … 2, keep-detail %g: 0 … 1, size %d: 0 … 8192)", p.steps, p.strength,
+                            p.keep_detail, p.size);
+    if (p.noise != PIPE_NOISE_ENGINE)
+        return lw_error_set(err, LW_ERR_UNSUPPORTED, "the PyTorch CUDA noise layout is not implemented yet");
+    if (p.prompt && *p.prompt)
+        log_msg(ctx, PIPE_LOG_WARNING, "the prompt is ignored: this model uses a fixed conditioning");
+    if (!progress(ctx, PIPE_STAGE_LOAD, 0.0)) return lw_error_set(err, LW_ERR_CANCELLED, "cancelled");
+    if ((status = ensure_loaded(ctx, err))) return status;
+    if (p.steps == 0) p.steps = ctx->default_steps;
+    const struct flux_config *fc = flux_config(ctx->flux);
+    int64_t                   f = vae_downsampling(ctx->vae), z = vae_config(ctx->vae)->z_channels;
+    if (z * 4 != fc->in_channels)
+        return lw_error_set(err, LW_ERR_SHAPE, "autoencoder has %lld latent channels; the transformer packs %lld",
+                            (long long)z, (long long)fc->in_channels);
+    int qw, qh;
+    quadrant_size(a, p.size ? p.size : ctx->default_size, (int)(2 * f), &qw, &qh);
+    log_msg(ctx, PIPE_LOG_INFO, "grid %d×%d, %d steps", 2 * qw, 2 * qh, p.steps);
+
+    struct quadrants q;
+    float           *grid = NULL, *latent = NULL, *tokens = NULL, *noise = NULL, *result = NULL;
+    float           *sigmas = NULL, *image = NULL, *crop = NULL, *full = NULL;
+    int              gw = 2 * qw, gh = 2 * qh;
+    int64_t          lh = gh / f, lw = gw / f, n = (lh / 2) * (lw / 2);
+    if ((status = quadrants_make(a, ap, b, qw, qh, &q, err))) goto done;
+    if (!progress(ctx, PIPE_STAGE_ENCODE, 0.02)) goto cancelled;
+    if (ctx->has_lorweb) {
+        if ((status = encode_query(ctx, &q, err)) || (status = apply_basis(ctx, &p, err))) goto done;
+        float mean[PIPE_MAX_BASIS];
+        int   nb = 0;
+        pipe_basis_weights(ctx, mean, PIPE_MAX_BASIS, &nb, NULL);
+        int top = 0;
+        for (int i = 1; i < nb; i++) if (mean[i] > mean[top]) top = i;
+        log_msg(ctx, PIPE_LOG_INFO, "mixing weights: %d modules × %d basis elements; largest mean weight %.3f "
+                "(element %d)", ctx->modules, nb, nb ? mean[top] : 0.0, top);
+    }
+    /* The grid a | a′ / b | b, CHW in [−1, 1]. */
+    grid = malloc((size_t)3 * gw * gh * sizeof *grid);
+    latent = malloc((size_t)(z * lh * lw) * sizeof *latent);
+    tokens = malloc((size_t)(n * 4 * z) * sizeof *tokens);
+    noise = malloc((size_t)(n * 4 * z) * sizeof *noise);
+    result = malloc((size_t)(n * 4 * z) * sizeof *result);
+    sigmas = malloc((size_t)(p.steps + 1) * sizeof *sigmas);
+    image = malloc((size_t)3 * gw * gh * sizeof *image);
+    crop = malloc((size_t)qw * qh * 4 * sizeof *crop);
+    full = malloc((size_t)b->width * b->height * 4 * sizeof *full);
+    if (!grid || !latent || !tokens || !noise || !result || !sigmas || !image || !crop || !full) {
+        status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory for a %d×%d grid", gw, gh);
+        goto done;
+    }
+    const float *quad[4] = {q.a, q.ap, q.b, q.b};
+    for (int k = 0; k < 4; k++)
+        for (int y = 0; y < qh; y++)
+            for (int x = 0; x < qw; x++)
+                for (int c = 0; c < 3; c++) {
+                    float v = quad[k][((size_t)y * qw + x) * 4 + c];
+                    v = v < 0 ? 0 : v > 1 ? 1 : v;
+                    grid[((size_t)c * gh + (k / 2) * qh + y) * gw + (k % 2) * qw + x] = 2 * v - 1;
+                }
+    if ((status = vae_encode(ctx->vae, grid, gh, gw, latent, err))) goto done;
+    for (int64_t ty = 0; ty < lh / 2; ty++) /* pack 2×2 (spec §2.2) */
+        for (int64_t tx = 0; tx < lw / 2; tx++)
+            for (int64_t c = 0; c < z; c++)
+                for (int d = 0; d < 4; d++)
+                    tokens[((ty * (lw / 2) + tx) * z + c) * 4 + d] = latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2];
+    if (!progress(ctx, PIPE_STAGE_ENCODE, 0.1)) goto cancelled;
+    noise_fill(p.seed, noise, (size_t)(n * 4 * z));
+    flux_schedule(p.steps, n, sigmas);
+    struct flux_inputs in = {.txt = ctx->txt, .t_tokens = ctx->t_tokens, .y = ctx->y, .grid_h = lh / 2,
+                             .grid_w = lw / 2, .context = tokens, .ctx_grid_h = lh / 2, .ctx_grid_w = lw / 2,
+                             .guidance = p.guidance};
+    struct step_state st = {ctx};
+    if ((status = flux_sample(ctx->flux, &in, noise, sigmas, p.steps, on_step, &st, result, err))) goto done;
+    for (int64_t ty = 0; ty < lh / 2; ty++) /* unpack */
+        for (int64_t tx = 0; tx < lw / 2; tx++)
+            for (int64_t c = 0; c < z; c++)
+                for (int d = 0; d < 4; d++)
+                    latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2] = result[((ty * (lw / 2) + tx) * z + c) * 4 + d];
+    if (!progress(ctx, PIPE_STAGE_DECODE, 0.9)) goto cancelled;
+    if ((status = vae_decode(ctx->vae, latent, lh, lw, image, err))) goto done;
+    for (int y = 0; y < qh; y++) /* the bottom-right quadrant, exactly, as RGBA */
+        for (int x = 0; x < qw; x++) {
+            for (int c = 0; c < 3; c++) {
+                float v = image[((size_t)c * gh + qh + y) * gw + qw + x];
+                v = v < -1 ? -1 : v > 1 ? 1 : v;
+                crop[((size_t)y * qw + x) * 4 + c] = (v + 1) / 2;
+            }
+            crop[((size_t)y * qw + x) * 4 + 3] = 1;
+        }
+    if (!progress(ctx, PIPE_STAGE_DETAIL, 0.95)) goto cancelled;
+    if ((status = img_resize(crop, qw, qh, (size_t)qw * 4, 4, full, b->width, b->height, IMG_BICUBIC, err))) goto done;
+    float *rgb = malloc((size_t)b->width * b->height * 3 * sizeof *rgb);
+    if (!rgb) {
+        status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+        goto done;
+    }
+    for (size_t i = 0; i < (size_t)b->width * b->height; i++)
+        for (int c = 0; c < 3; c++) rgb[i * 3 + c] = full[i * 4 + c];
+    detail_transfer(b, rgb, b->width, b->height, p.keep_detail, (b->width + qw - 1) / qw);
+    for (int y = 0; y < b->height; y++)
+        for (int x = 0; x < b->width; x++) {
+            float *o = out->data + (size_t)y * out->stride + (size_t)x * 4;
+            for (int c = 0; c < 3; c++) {
+                float v = rgb[((size_t)y * b->width + x) * 3 + c];
+                o[c] = v < 0 ? 0 : v > 1 ? 1 : v;
+            }
+            o[3] = b->data[(size_t)y * b->stride + (size_t)x * 4 + 3];
+        }
+    free(rgb);
+    progress(ctx, PIPE_STAGE_DETAIL, 1.0);
+    goto done;
+cancelled:
+    status = lw_error_set(err, LW_ERR_CANCELLED, "cancelled");
+done:
+    quadrants_free(&q);
+    free(grid), free(latent), free(tokens), free(noise), free(result), free(sigmas), free(image), free(crop), free(full);
+    return status;
+}

@@ -1,0 +1,156 @@
+/* The whole analogy pipeline on a tiny model set: the shared fixtures' random-weight FLUX, autoencoder,
+ * CLIP vision tower and LoRWeB basis (they fit together: 64 packed channels = 4 × 16 latent channels,
+ * query 48 = 3 × 16 CLIP dims), plus a fixed conditioning written here. Checks the output size and
+ * alpha, determinism per seed, that seeds and strengths change b′, that strength 0 equals the plain
+ * model without a basis, non-square inputs, parameter errors, and that cancel stops the run with
+ * LW_ERR_CANCELLED. Skipped without ../shared/fixtures. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "pipeline.h"
+#include "weights.h"
+
+static char dir_full[] = "/tmp/lorweb-pipe-XXXXXX";
+static char dir_plain[] = "/tmp/lorweb-plain-XXXXXX";
+
+static void link_fixture(const char *dir, const char *fixture, const char *name) {
+    char from[4200], to[4200];
+    snprintf(from, sizeof from, "%s/%s", th_fixtures_dir(), fixture);
+    snprintf(to, sizeof to, "%s/%s", dir, name);
+    if (symlink(from, to) != 0) th_check(false, "symlink %s", to);
+}
+
+static void write_conditioning(const char *dir, struct th_rng *rng) {
+    float txt[7 * 48], y[32];
+    th_fill_normal(rng, txt, 7 * 48, 1);
+    th_fill_normal(rng, y, 32, 1);
+    struct wt_tensor t[] = {{.name = "txt", .dtype = LW_DTYPE_F32, .ndim = 2, .shape = {7, 48}, .data = txt, .bytes = sizeof txt},
+                            {.name = "y", .dtype = LW_DTYPE_F32, .ndim = 1, .shape = {32}, .data = y, .bytes = sizeof y}};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/conditioning.safetensors", dir);
+    struct lw_error err = {0};
+    th_check(wt_write_safetensors(path, t, 2, NULL, &err) == LW_OK, "conditioning: %s", err.message);
+}
+
+static struct pipe_image make_image(int w, int h, float phase) {
+    struct pipe_image im = {malloc((size_t)w * h * 4 * sizeof(float)), w, h, (size_t)w * 4};
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float *p = im.data + (size_t)y * im.stride + (size_t)x * 4;
+            p[0] = 0.5f + 0.5f * sinf(0.2f * x + phase), p[1] = (float)y / h, p[2] = phase / 4, p[3] = 0.75f;
+        }
+    return im;
+}
+
+static int cancel_at;
+static bool progress(void *user, const struct pipe_progress *p) {
+    int *calls = user;
+    ++*calls;
+    return !(cancel_at && p->stage == PIPE_STAGE_DENOISE && p->step >= cancel_at);
+}
+
+static struct pipe_context *context(const char *dir, int *calls) {
+    struct pipe_options  opt = {.paths = {.model_dir = dir}, .progress = progress, .user = calls};
+    struct pipe_context *ctx = NULL;
+    struct lw_error      err = {0};
+    th_check(pipe_context_create(&opt, &ctx, &err) == LW_OK, "context %s: %s", dir, err.message);
+    return ctx;
+}
+
+static bool run(struct pipe_context *ctx, struct pipe_params *p, struct pipe_image *a, struct pipe_image *ap,
+                struct pipe_image *b, struct pipe_image *out, enum lw_status want) {
+    struct lw_error err = {0};
+    enum lw_status  st = pipe_run(ctx, p, a, ap, b, out, &err);
+    return th_check(st == want, "pipe_run: status %d (want %d): %s", st, want, err.message);
+}
+
+int main(void) {
+    if (!th_fixtures_dir()) th_skip("no ../shared/fixtures: the tiny model set comes from there");
+    struct th_rng rng;
+    th_rng_seed(&rng, 5);
+    if (!mkdtemp(dir_full) || !mkdtemp(dir_plain)) return 1;
+    const char *files[][2] = {{"flux_weights.safetensors", "flux.safetensors"}, {"ae_weights.safetensors", "ae.safetensors"},
+                              {"clip_vision_weights.safetensors", "clip_vision.safetensors"},
+                              {"lorweb_weights.safetensors", "lorweb.safetensors"}, {"lorweb_config.yaml", "config.yaml"}};
+    for (int i = 0; i < 5; i++) link_fixture(dir_full, files[i][0], files[i][1]);
+    for (int i = 0; i < 2; i++) link_fixture(dir_plain, files[i][0], files[i][1]);
+    write_conditioning(dir_full, &rng);
+    char from[4200], to[4200];
+    snprintf(from, sizeof from, "%s/conditioning.safetensors", dir_full);
+    snprintf(to, sizeof to, "%s/conditioning.safetensors", dir_plain);
+    if (symlink(from, to) != 0) th_check(false, "symlink conditioning");
+
+    int                  calls = 0;
+    struct pipe_context *ctx = context(dir_full, &calls), *plain = context(dir_plain, &calls);
+    if (!ctx || !plain) return th_finish();
+    struct pipe_image a = make_image(40, 30, 0), ap = make_image(40, 30, 1.5f), b = make_image(50, 34, 3);
+    struct pipe_image o1 = make_image(50, 34, 0), o2 = make_image(50, 34, 0), o3 = make_image(50, 34, 0);
+    size_t            n = (size_t)50 * 34 * 4;
+    struct pipe_params p;
+    pipe_params_defaults(&p);
+    p.steps = 3, p.size = 64, p.seed = 7;
+    th_poison(o1.data, n);
+    if (run(ctx, &p, &a, &ap, &b, &o1, LW_OK)) {
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad += !(o1.data[i] >= 0 && o1.data[i] <= 1);
+        th_check(bad == 0, "b′ fully written and in [0, 1] (%zu bad)", bad);
+        th_check(o1.data[3] == 0.75f && o1.data[n - 1] == 0.75f, "b′ keeps b's alpha");
+        th_check(calls >= 5, "progress reported (%d calls)", calls);
+    }
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    th_check(memcmp(o1.data, o2.data, n * 4) == 0, "same seed, same b′ (resident engine, second run)");
+    p.seed = 8;
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    th_check(memcmp(o1.data, o2.data, n * 4) != 0, "another seed, another b′");
+    p.seed = 7, p.strength = 0;
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    run(plain, &p, &a, &ap, &b, &o3, LW_OK);
+    th_check(th_max_abs_diff(o2.data, o3.data, n) < 1e-6, "strength 0 = plain Kontext (max diff %g)",
+             th_max_abs_diff(o2.data, o3.data, n));
+    th_check(th_max_abs_diff(o1.data, o2.data, n) > 1e-4, "strength 1 differs from strength 0");
+    float mean[PIPE_MAX_BASIS];
+    int   basis = 0;
+    struct lw_error err = {0};
+    th_check(pipe_basis_weights(ctx, mean, PIPE_MAX_BASIS, &basis, &err) == LW_OK && basis == 4, "basis weights");
+    double sum = 0;
+    for (int i = 0; i < basis; i++) sum += mean[i];
+    th_check(fabs(sum - 1) < 1e-5, "mean mixing weights sum to 1 under softmax (%g)", sum);
+    /* biasing element 0 moves the result */
+    p.strength = 1, p.override_set[0] = true, p.override[0] = 1;
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    th_check(th_max_abs_diff(o1.data, o2.data, n) > 1e-5, "overriding a basis weight changes b′");
+    p.override_set[0] = false;
+    /* cancel mid-denoise */
+    cancel_at = 2;
+    memcpy(o3.data, o1.data, n * 4);
+    run(ctx, &p, &a, &ap, &b, &o3, LW_ERR_CANCELLED);
+    cancel_at = 0;
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    th_check(memcmp(o1.data, o2.data, n * 4) == 0, "a run after a cancel gives the same b′");
+    /* bad parameters and images */
+    p.steps = -1;
+    run(ctx, &p, &a, &ap, &b, &o2, LW_ERR_ARGUMENT);
+    p.steps = 3, p.strength = 5;
+    run(ctx, &p, &a, &ap, &b, &o2, LW_ERR_ARGUMENT);
+    p.strength = 1;
+    struct pipe_image tiny = make_image(1, 1, 0), wrong = make_image(7, 7, 0);
+    run(ctx, &p, &a, &ap, &tiny, &tiny, LW_OK);
+    run(ctx, &p, &a, &ap, &b, &wrong, LW_ERR_ARGUMENT);
+    struct pipe_image none = {0};
+    run(ctx, &p, &none, &ap, &b, &o2, LW_ERR_ARGUMENT);
+    struct pipe_options opt = {.paths = {.model_dir = "/nonexistent"}};
+    struct pipe_context *missing = NULL;
+    th_check(pipe_context_create(&opt, &missing, &err) == LW_ERR_MISSING && strstr(err.message, "/nonexistent"),
+             "a missing model folder is named: %s", err.message);
+    pipe_context_destroy(ctx);
+    pipe_context_destroy(plain);
+    free(a.data), free(ap.data), free(b.data), free(o1.data), free(o2.data), free(o3.data), free(tiny.data), free(wrong.data);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir_full, dir_plain);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+    return th_finish();
+}
