@@ -293,35 +293,18 @@ enum lw_status clip_vision_forward(struct clip_model *m, const float *pixel_valu
     return LW_OK;
 }
 
-/* One token-embedding row as f32, straight from the mapped file (F32, F16 or BF16 tables). */
+/* One token-embedding row as f32: a one-row view of the mapped table, converted by the reader. */
 static enum lw_status embedding_row(const struct wt_tensor *t, int64_t row, float *out,
                                     struct lw_error *err) {
-    int64_t d = t->shape[1];
     if (row < 0 || row >= t->shape[0])
         return lw_error_set(err, LW_ERR_ARGUMENT, "token id %lld outside the vocabulary (%lld)",
                             (long long)row, (long long)t->shape[0]);
-    const uint8_t *base = (const uint8_t *)t->data;
-    for (int64_t i = 0; i < d; i++) {
-        uint32_t bits;
-        if (t->dtype == LW_DTYPE_F32) {
-            memcpy(&out[i], base + 4 * (row * d + i), 4);
-            continue;
-        }
-        uint16_t h;
-        memcpy(&h, base + 2 * (row * d + i), 2);
-        if (t->dtype == LW_DTYPE_BF16) {
-            bits = (uint32_t)h << 16;
-            memcpy(&out[i], &bits, 4);
-        } else if (t->dtype == LW_DTYPE_F16) {
-            _Float16 f;
-            memcpy(&f, &h, 2);
-            out[i] = (float)f;
-        } else {
-            return lw_error_set(err, LW_ERR_DTYPE, "%s: token embedding dtype %s not supported",
-                                t->name, lw_dtype_info(t->dtype)->name);
-        }
-    }
-    return LW_OK;
+    struct wt_tensor one = *t;
+    uint64_t         row_bytes = lw_dtype_bytes(t->dtype, (uint64_t)t->shape[1]);
+    one.data = (const uint8_t *)t->data + row_bytes * (uint64_t)row;
+    one.bytes = row_bytes;
+    one.shape[0] = 1;
+    return wt_read_f32(&one, out, (uint64_t)t->shape[1], err);
 }
 
 enum lw_status clip_text_forward(struct clip_model *m, const int32_t *ids, int64_t n, float *pooled,

@@ -35,3 +35,7 @@ struct lw_dtype_info {
 const struct lw_dtype_info *lw_dtype_info(enum lw_dtype dtype);
 /* Bytes for `elems` elements (elems must be a multiple of the block size for quantised types). */
 uint64_t lw_dtype_bytes(enum lw_dtype dtype, uint64_t elems);
+
+/* IEEE half ↔ single conversions (round to nearest even), portable C. */
+float    lw_f16_to_f32(uint16_t h);
+uint16_t lw_f32_to_f16(float f);

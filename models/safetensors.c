@@ -333,12 +333,7 @@ enum lw_status wt_read_f32(const struct wt_tensor *t, float *out, uint64_t count
     for (uint64_t i = 0; i < n; i++) {
         switch (t->dtype) {
         case LW_DTYPE_F32: memcpy(&out[i], p + 4 * i, 4); break;
-        case LW_DTYPE_F16: {
-            _Float16 h;
-            memcpy(&h, p + 2 * i, 2);
-            out[i] = (float)h;
-            break;
-        }
+        case LW_DTYPE_F16: out[i] = lw_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8)); break;
         case LW_DTYPE_BF16: {
             uint32_t bits = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) << 16;
             memcpy(&out[i], &bits, 4);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dtype.h"
 #include "status.h"
 
 static int checks_run;
@@ -44,16 +45,11 @@ void th_fill_normal(struct th_rng *rng, float *x, size_t n, float stddev) {
 }
 
 uint16_t th_f32_to_f16(float x) {
-    _Float16 h = (_Float16)x;
-    uint16_t bits;
-    memcpy(&bits, &h, 2);
-    return bits;
+    return lw_f32_to_f16(x);
 }
 
 float th_f16_to_f32(uint16_t bits) {
-    _Float16 h;
-    memcpy(&h, &bits, 2);
-    return (float)h;
+    return lw_f16_to_f32(bits);
 }
 
 uint16_t th_f32_to_bf16(float x) {

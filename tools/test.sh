@@ -5,7 +5,7 @@
 # Sanitizer build (the engine suites; GIMP itself is not sanitised). Tests that need Vulkan use the
 # best device present (lavapipe on a machine without GPU) and skip (77) where there is none.
 #
-#   tools/test.sh            both configurations
+#   tools/test.sh            both configurations and a fuzz smoke run
 #   tools/test.sh --quick    the normal configuration only
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +51,14 @@ run_config release -- -Dbuildtype=debugoptimized
 if [ "${1:-}" != "--quick" ]; then
     run_config sanitize --suite cpu --suite gpu -- -Dbuildtype=debug \
         -Db_sanitize=address,undefined -Db_lundef=false -Dplugin=disabled
+fi
+
+if [ "${1:-}" != "--quick" ]; then
+    echo "=== fuzz smoke (libFuzzer, 5 s per parser)"
+    fuzz_out=$(tools/fuzz.sh 5)
+    echo "$fuzz_out"
+    passed=$((passed + $(grep -c 'no crash' <<<"$fuzz_out")))
+    failed=$((failed + $(grep -c 'FAILED' <<<"$fuzz_out")))
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) in build-fuzz and runs each for SECONDS
+# (default 10) on a seed corpus made from the shared fixtures and small files written here.
+# Prints one line per target; exits non-zero if any target found a crash.
+#   tools/fuzz.sh [SECONDS]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+if [ ! -d build-fuzz ]; then
+    CC=clang meson setup build-fuzz -Dfuzzers=true -Dplugin=disabled -Db_lundef=false >/dev/null || exit 1
+fi
+ninja -C build-fuzz tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_lorweb_config tests/fuzz/fuzz_png >/dev/null || exit 1
+corpus=build-fuzz/corpus
+mkdir -p "$corpus"/{safetensors,yaml,png}
+fixtures=../shared/fixtures
+if [ -d "$fixtures" ]; then
+    for f in flux_in lorweb_in sched t5_in clip_text_in; do cp -f "$fixtures/$f.safetensors" "$corpus/safetensors/" 2>/dev/null; done
+    cp -f "$fixtures/lorweb_config.yaml" "$corpus/yaml/"
+fi
+printf 'config:\n  process:\n    - network:\n        linear: 4\n        network_kwargs:\n          lora_heads: 2\n          lora_softmax: false\n' >"$corpus/yaml/small.yaml"
+[ -f data/sample/a.png ] && cp -f data/sample/*.png "$corpus/png/"
+printf '\x89PNG\r\n\x1a\n' >"$corpus/png/magic.png"
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
+failed=0
+for t in safetensors:safetensors lorweb_config:yaml png:png; do
+    name=${t%%:*} dir=${t##*:}
+    log=build-fuzz/fuzz_$name.log
+    if build-fuzz/tests/fuzz/fuzz_$name -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
+        -artifact_prefix=build-fuzz/crash- "$corpus/$dir" >"$log" 2>&1; then
+        echo "fuzz_$name: $(grep -o 'Done [0-9]* runs' "$log" | tail -1) in ${seconds}s, no crash"
+    else
+        echo "fuzz_$name: FAILED, see $log"; tail -20 "$log"; failed=$((failed + 1))
+    fi
+done
+exit $failed
