@@ -94,6 +94,14 @@ struct cmp_view cmp_buffer_view(struct cmp_buffer *buf) {
     return (struct cmp_view){.buffer = buf, .offset = 0, .bytes = buf->bytes};
 }
 
+struct cmp_device *cmp_buffer_device(const struct cmp_buffer *buf) {
+    return buf->device;
+}
+
+uint64_t cmp_buffer_bytes(const struct cmp_buffer *buf) {
+    return buf->bytes;
+}
+
 VkBuffer cmp_buffer_vk(const struct cmp_buffer *buf) {
     return buf->buffer;
 }

@@ -76,6 +76,9 @@ struct cmp_device_options {
     /* Fault injection for tests: when > 0, the n-th device memory allocation (1-based) and every
      * later one fail with LW_ERR_DEVICE_MEMORY. 0 disables. */
     uint32_t fail_allocation_at;
+    /* Tests: when > 0, lowers the device's max storage buffer range to this many bytes, so code that
+     * splits large tensors can be exercised with small ones. */
+    uint64_t storage_range_limit;
     /* Record per-dispatch timestamps and print a table to stderr at destroy. Default: LORWEB_PROFILE. */
     bool profile;
 };
@@ -117,6 +120,9 @@ enum lw_status cmp_buffer_create(struct cmp_device *device, uint64_t bytes, enum
                                  struct cmp_buffer **out, struct lw_error *err);
 void           cmp_buffer_destroy(struct cmp_buffer *buffer);
 struct cmp_view cmp_buffer_view(struct cmp_buffer *buffer); /* the whole buffer */
+/* The device a buffer belongs to, and its size in bytes. */
+struct cmp_device *cmp_buffer_device(const struct cmp_buffer *buffer);
+uint64_t           cmp_buffer_bytes(const struct cmp_buffer *buffer);
 /* Host pointer of a CMP_MEMORY_HOST buffer (or a unified-memory device buffer), else NULL. */
 void *cmp_buffer_map(struct cmp_buffer *buffer);
 

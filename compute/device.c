@@ -404,6 +404,8 @@ enum lw_status cmp_device_create(const struct cmp_device_options *options, struc
     dev->device_memory_mappable = (device_flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
                                   (device_flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
     dev->fail_allocation_at = options->fail_allocation_at;
+    if (options->storage_range_limit && options->storage_range_limit < dev->info.max_storage_buffer_range)
+        dev->info.max_storage_buffer_range = options->storage_range_limit;
     const char *profile = getenv("LORWEB_PROFILE");
     dev->profile = options->profile || (profile && *profile && strcmp(profile, "0") != 0);
     if (dev->info.timestamp_period_ns == 0) dev->profile = false;

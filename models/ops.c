@@ -42,17 +42,33 @@ struct op_tensor op_tensor_chw(struct cmp_view view, int64_t c, int64_t h, int64
     return t;
 }
 
+/* The largest window a kernel may bind: the device's storage range, kept a multiple of 256. */
+static uint64_t window_limit(const struct cmp_buffer *buffer) {
+    uint64_t range = cmp_device_info(cmp_buffer_device(buffer))->max_storage_buffer_range;
+    return range & ~(uint64_t)255;
+}
+
+bool op_fits(const struct op_tensor *t) {
+    uint64_t align = cmp_device_info(cmp_buffer_device(t->view.buffer))->min_storage_offset_alignment;
+    return t->view.offset % align + t->view.bytes <= window_limit(t->view.buffer);
+}
+
 struct op_binding op_bind(const struct op_tensor *t, uint32_t bytes) {
-    struct op_binding b = {.view = cmp_buffer_view(t->view.buffer)};
-    LW_ASSERT(t->view.offset % bytes == 0);
-    b.offset = (uint32_t)(t->view.offset / bytes);
+    const struct cmp_buffer *buffer = t->view.buffer;
+    uint64_t align = cmp_device_info(cmp_buffer_device(buffer))->min_storage_offset_alignment;
+    uint64_t start = t->view.offset - t->view.offset % align, size = cmp_buffer_bytes(buffer) - start;
+    if (size > window_limit(buffer)) size = window_limit(buffer);
+    LW_ASSERT((t->view.offset - start) % bytes == 0);
+    struct op_binding b = {.view = {.buffer = t->view.buffer, .offset = start, .bytes = size},
+                           .offset = (uint32_t)((t->view.offset - start) / bytes)};
     return b;
 }
 
 struct op_binding op_bind_optional(const struct op_tensor *t, const struct op_tensor *fallback,
                                    uint32_t bytes) {
     if (!op_tensor_absent(t)) return op_bind(t, bytes);
-    struct op_binding b = {.view = cmp_buffer_view(fallback->view.buffer), .offset = 0};
+    struct op_binding b = op_bind(fallback, 4);
+    b.offset = 0;
     return b;
 }
 

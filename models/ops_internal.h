@@ -3,14 +3,17 @@
 
 #include "ops.h"
 
-/* A binding for tensor `t`: the whole underlying buffer, plus the tensor's first element as an
- * element offset (elements of `elem_bytes`) for the push constants. Kernels index from there, so
- * slices at any element offset need no aligned binding. */
+/* A binding for tensor `t`: a window of its buffer starting at the aligned offset at or below the
+ * tensor and at most the device's storage range long, plus the tensor's first element as an element
+ * offset (elements of `elem_bytes`) for the push constants. Kernels index from there, so slices at any
+ * element offset need no aligned binding. A tensor that does not fit in one window (op_fits false)
+ * must be split by the op (op_matmul does); otherwise the dispatch reports it at submit. */
 struct op_binding {
     struct cmp_view view;
     uint32_t        offset;
 };
 struct op_binding op_bind(const struct op_tensor *t, uint32_t elem_bytes);
+bool              op_fits(const struct op_tensor *t);
 /* The binding for an optional tensor: `t` if present, else `fallback` (flagged off in the kernel). */
 struct op_binding op_bind_optional(const struct op_tensor *t, const struct op_tensor *fallback,
                                    uint32_t elem_bytes);

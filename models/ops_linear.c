@@ -23,6 +23,35 @@ enum lw_status op_matmul(struct op_ctx *ctx, const struct op_matmul_args *a, str
     if (op_stride(&a->w) != k)
         return lw_error_set(err, LW_ERR_ARGUMENT, "matmul: W must be contiguous rows");
     if (m == 0 || n == 0) return LW_OK;
+    /* Operands larger than one binding window are split: along N while W or y is too wide, else
+     * along M (each half is a slice: no copies). */
+    bool w_fits = op_fits(&a->w), x_fits = op_fits(&a->x), y_fits = op_fits(&a->y);
+    if (!w_fits || !x_fits || !y_fits) {
+        struct op_matmul_args lo = *a, hi = *a;
+        if (!w_fits || (!y_fits && m == 1)) {
+            if (n < 2) return lw_error_set(err, LW_ERR_TOO_LARGE, "matmul: one weight row exceeds the storage range");
+            int64_t h = n / 2;
+            lo.w = op_tensor_slice(a->w, 0, h, 0, k), hi.w = op_tensor_slice(a->w, h, n - h, 0, k);
+            lo.y = op_tensor_slice(a->y, 0, m, 0, h), hi.y = op_tensor_slice(a->y, 0, m, h, n - h);
+            if (!op_tensor_absent(&a->bias)) {
+                bool col = a->bias.rows == 1;
+                lo.bias = col ? op_tensor_slice(a->bias, 0, 1, 0, h) : op_tensor_slice(a->bias, 0, h, 0, 1);
+                hi.bias = col ? op_tensor_slice(a->bias, 0, 1, h, n - h) : op_tensor_slice(a->bias, h, n - h, 0, 1);
+            }
+            if (!op_tensor_absent(&a->gate)) {
+                bool col = a->gate.rows == 1;
+                lo.gate = col ? op_tensor_slice(a->gate, 0, 1, 0, h) : op_tensor_slice(a->gate, 0, h, 0, 1);
+                hi.gate = col ? op_tensor_slice(a->gate, 0, 1, h, n - h) : op_tensor_slice(a->gate, h, n - h, 0, 1);
+            }
+        } else {
+            int64_t h = m / 2;
+            if (m < 2) return lw_error_set(err, LW_ERR_TOO_LARGE, "matmul: one row exceeds the storage range");
+            lo.x = op_tensor_slice(a->x, 0, h, 0, k), hi.x = op_tensor_slice(a->x, h, m - h, 0, k);
+            lo.y = op_tensor_slice(a->y, 0, h, 0, n), hi.y = op_tensor_slice(a->y, h, m - h, 0, n);
+        }
+        enum lw_status st = op_matmul(ctx, &lo, err);
+        return st == LW_OK ? op_matmul(ctx, &hi, err) : st;
+    }
     enum cmp_kernel_id id;
     uint32_t           wb;
     switch (a->w.dtype) {

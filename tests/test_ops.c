@@ -329,6 +329,44 @@ static void test_elementwise(void) {
     free(got), free(a), free(b), free(row), free(want);
 }
 
+/* With the storage range capped at 64 KiB, a matmul whose x, W and y are each several windows long
+ * is split along N and M and still matches the reference. */
+static void test_matmul_split(void) {
+    struct cmp_device_options opt = {.storage_range_limit = 64 << 10, .cache_dir = ""};
+    struct cmp_device        *small = NULL;
+    struct cmp_arena         *ar = NULL;
+    struct cmp_cmd           *c = NULL;
+    struct lw_error           err = {0};
+    if (cmp_device_create(&opt, &small, &err) || cmp_arena_create(small, CMP_MEMORY_DEVICE, 0, &ar, &err) ||
+        cmp_cmd_create(small, &c, &err)) {
+        th_check(false, "capped device: %s", err.message);
+        return;
+    }
+    struct cmp_device *saved_dev = dev;
+    struct cmp_arena  *saved_arena = arena;
+    struct cmp_cmd    *saved_cmd = cmd;
+    dev = small, arena = ar, cmd = c;
+    int   m = 97, n = 301, k = 211; /* x 80 KiB, W 248 KiB, y 114 KiB */
+    float *x = randn((size_t)m * k, 1), *w = randn((size_t)n * k, 0.3f), *b = randn(n, 1), *g = randn(n, 1);
+    float *y0 = randn((size_t)m * n, 1), *want = malloc((size_t)m * n * 4);
+    memcpy(want, y0, (size_t)m * n * 4);
+    ref_matmul(x, w, b, g, want, m, n, k, 1, 1);
+    struct op_ctx         ctx = {dev, cmd};
+    struct op_tensor      y = output(m, n, y0);
+    struct op_matmul_args a = {.x = upload(x, m, k, LW_DTYPE_F32), .w = upload(w, n, k, LW_DTYPE_F32), .y = y,
+                               .bias = upload(b, n, 1, LW_DTYPE_F32), .gate = upload(g, 1, n, LW_DTYPE_F32),
+                               .act = OP_ACT_GELU_TANH, .mode = OP_ACCUMULATE};
+    th_check(op_matmul(&ctx, &a, &err) == LW_OK, "split matmul: %s", err.message);
+    th_check(cmp_cmd_dispatch_count(cmd) >= 4, "the matmul was split (%u dispatches)", cmp_cmd_dispatch_count(cmd));
+    float *got = download(y);
+    th_check_close("matmul split across 64 KiB windows", got, want, (size_t)m * n, 1e-4, 1e-4);
+    free(x), free(w), free(b), free(g), free(y0), free(want), free(got);
+    cmp_cmd_destroy(c);
+    cmp_arena_destroy(ar);
+    cmp_device_destroy(small);
+    dev = saved_dev, arena = saved_arena, cmd = saved_cmd;
+}
+
 int main(void) {
     uint64_t seed = 20261122;
     printf("seed %llu\n", (unsigned long long)seed);
@@ -346,6 +384,7 @@ int main(void) {
     test_qk_rope();
     test_image_ops();
     test_elementwise();
+    test_matmul_split();
     cmp_cmd_destroy(cmd);
     cmp_arena_destroy(arena);
     cmp_device_destroy(dev);
