@@ -57,4 +57,4 @@ void lw_error_clear(struct lw_error *err);
     do {                                                                                           \
         if (!(cond)) lw_assert_fail(__FILE__, __LINE__, #cond);                                    \
     } while (0)
-_Noreturn void lw_assert_fail(const char *file, int line, const char *condition);
+void lw_assert_fail(const char *file, int line, const char *condition) __attribute__((noreturn));
