@@ -6,3 +6,4 @@ int cli_device(int argc, char **argv);
 int cli_component(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_tokenize(int argc, char **argv);

@@ -24,6 +24,8 @@
 #include "flux.h"
 #include "lorweb.h"
 #include "resize.h"
+#include "t5.h"
+#include "tokenizer.h"
 #include "vae.h"
 #include "weights.h"
 
@@ -32,6 +34,8 @@
 struct pipe_context {
     struct pipe_options   opt;
     char                  paths[9][PATH_MAX_LEN]; /* owned copies of the model paths */
+    char                  prompt[1024];          /* the prompt txt and y were encoded from */
+    bool                  fixed_conditioning;
     struct cmp_device    *device;
     struct flux_model    *flux;
     struct vae_model     *vae;
@@ -47,10 +51,11 @@ struct pipe_context {
     char                  description[512];
 };
 
-enum { P_FLUX, P_AE, P_CLIP, P_LORWEB, P_CONFIG, P_COND, P_COUNT };
-static const char *const default_names[P_COUNT] = {"flux.safetensors", "ae.safetensors",
-                                                   "clip_vision.safetensors", "lorweb.safetensors",
-                                                   "config.yaml", "conditioning.safetensors"};
+enum { P_FLUX, P_AE, P_CLIP, P_LORWEB, P_CONFIG, P_COND, P_CLIP_TEXT, P_T5, P_TOKENIZER, P_COUNT };
+static const char *const default_names[P_COUNT] = {
+    "flux.safetensors",         "ae.safetensors",          "clip_vision.safetensors",
+    "lorweb.safetensors",       "config.yaml",             "conditioning.safetensors",
+    "clip_text.safetensors",    "t5.safetensors",          "tokenizer"};
 
 void pipe_params_defaults(struct pipe_params *p) {
     memset(p, 0, sizeof *p);
@@ -82,8 +87,11 @@ enum lw_status pipe_context_create(const struct pipe_options *options, struct pi
     if (!ctx) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     ctx->opt = *options;
     const char *dir = options->paths.model_dir;
-    const char *given[P_COUNT] = {options->paths.flux, options->paths.ae, options->paths.clip_vision,
-                                  options->paths.lorweb, options->paths.lorweb_config, NULL};
+    const char *given[P_COUNT] = {options->paths.flux,   options->paths.ae,
+                                  options->paths.clip_vision, options->paths.lorweb,
+                                  options->paths.lorweb_config, NULL,
+                                  options->paths.clip_text, options->paths.t5,
+                                  options->paths.tokenizer_dir};
     for (int i = 0; i < P_COUNT; i++) {
         if (given[i]) snprintf(ctx->paths[i], PATH_MAX_LEN, "%s", given[i]);
         else if (dir) snprintf(ctx->paths[i], PATH_MAX_LEN, "%s/%s", dir, default_names[i]);
@@ -118,10 +126,14 @@ const char *pipe_describe(struct pipe_context *ctx) {
 static enum lw_status conditioning_load(struct pipe_context *ctx, struct lw_error *err) {
     const struct flux_config *c = flux_config(ctx->flux);
     struct wt_file           *f = NULL;
-    if (!exists(ctx->paths[P_COND]))
-        return lw_error_set(err, LW_ERR_UNSUPPORTED,
-                            "no fixed conditioning (%s) and this build has no text encoders wired into "
-                            "the pipeline yet", ctx->paths[P_COND][0] ? ctx->paths[P_COND] : "conditioning.safetensors");
+    if (!exists(ctx->paths[P_COND])) {
+        if (exists(ctx->paths[P_T5]) && exists(ctx->paths[P_CLIP_TEXT]) && exists(ctx->paths[P_TOKENIZER]))
+            return LW_OK; /* prompts are encoded per run */
+        return lw_error_set(err, LW_ERR_MISSING,
+                            "no text conditioning: the model needs either %s or the text encoders %s, %s "
+                            "and their tokenizer folder %s", ctx->paths[P_COND], ctx->paths[P_T5],
+                            ctx->paths[P_CLIP_TEXT], ctx->paths[P_TOKENIZER]);
+    }
     enum lw_status status = wt_open(ctx->paths[P_COND], &f, err);
     if (status != LW_OK) return status;
     const struct wt_tensor *txt = wt_find(f, "txt"), *y = wt_find(f, "y");
@@ -137,7 +149,54 @@ static enum lw_status conditioning_load(struct pipe_context *ctx, struct lw_erro
     if (status == LW_OK) status = wt_read_f32(txt, ctx->txt, wt_elements(txt), err);
     if (status == LW_OK) status = wt_read_f32(y, ctx->y, (uint64_t)c->vec_in, err);
     wt_close(f);
+    ctx->fixed_conditioning = status == LW_OK;
     return status;
+}
+
+/* Encodes `prompt` with T5 (512 ids, padded with 0) and CLIP-L text (77 ids, padded with 49407) as
+ * FLUX does (spec-lorweb.md §4), unless it is the prompt encoded last. The encoders are loaded for
+ * this and freed at once, so they never share the device with the transformer's activations. */
+static enum lw_status prompt_encode(struct pipe_context *ctx, const char *prompt, struct lw_error *err) {
+    if (ctx->fixed_conditioning || (ctx->txt && !strcmp(ctx->prompt, prompt))) return LW_OK;
+    const struct flux_config *c = flux_config(ctx->flux);
+    struct tok_t5            *t5tok = NULL;
+    struct tok_clip          *cliptok = NULL;
+    struct t5_model          *t5 = NULL;
+    struct clip_model        *text = NULL;
+    int32_t                   t5_ids[512] = {0}, clip_ids[77];
+    int                       n = 0;
+    char                      dir[PATH_MAX_LEN + 32];
+    float                    *txt = malloc((size_t)512 * c->context_in * sizeof *txt), *y = malloc((size_t)c->vec_in * sizeof *y);
+    enum lw_status            status = txt && y ? LW_OK : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    snprintf(dir, sizeof dir, "%s", ctx->paths[P_TOKENIZER]);
+    if (status == LW_OK) status = tok_t5_load(dir, &t5tok, err);
+    if (status == LW_OK) status = tok_t5_encode(t5tok, prompt, t5_ids, 512, &n, err);
+    if (status == LW_OK && n == 512) t5_ids[511] = 1; /* truncated: keep the end-of-sequence id */
+    if (status == LW_OK) status = tok_clip_load(dir, &cliptok, err);
+    if (status == LW_OK) status = tok_clip_encode(cliptok, prompt, clip_ids, 77, &n, err);
+    for (int i = n; status == LW_OK && i < 77; i++) clip_ids[i] = 49407;
+    if (status == LW_OK) status = t5_load(ctx->device, ctx->paths[P_T5], &t5, err);
+    if (status == LW_OK && t5_config(t5)->d_model != c->context_in)
+        status = lw_error_set(err, LW_ERR_SHAPE, "%s: d_model %lld, the transformer takes %lld", ctx->paths[P_T5],
+                              (long long)t5_config(t5)->d_model, (long long)c->context_in);
+    if (status == LW_OK) status = t5_forward(t5, t5_ids, 512, txt, err);
+    t5_destroy(t5);
+    if (status == LW_OK) status = clip_load(ctx->device, ctx->paths[P_CLIP_TEXT], CLIP_TEXT, &text, err);
+    if (status == LW_OK && clip_config(text)->hidden != c->vec_in)
+        status = lw_error_set(err, LW_ERR_SHAPE, "%s: width %lld, the transformer's vector input is %lld",
+                              ctx->paths[P_CLIP_TEXT], (long long)clip_config(text)->hidden, (long long)c->vec_in);
+    if (status == LW_OK) status = clip_text_forward(text, clip_ids, 77, y, NULL, err);
+    clip_destroy(text);
+    tok_t5_destroy(t5tok);
+    tok_clip_destroy(cliptok);
+    if (status != LW_OK) {
+        free(txt), free(y);
+        return status;
+    }
+    free(ctx->txt), free(ctx->y);
+    ctx->txt = txt, ctx->y = y, ctx->t_tokens = 512;
+    snprintf(ctx->prompt, sizeof ctx->prompt, "%s", prompt);
+    return LW_OK;
 }
 
 static enum lw_status ensure_loaded(struct pipe_context *ctx, struct lw_error *err) {
@@ -423,10 +482,11 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
                             p.keep_detail, p.size);
     if (p.noise != PIPE_NOISE_ENGINE)
         return lw_error_set(err, LW_ERR_UNSUPPORTED, "the PyTorch CUDA noise layout is not implemented yet");
-    if (p.prompt && *p.prompt)
-        log_msg(ctx, PIPE_LOG_WARNING, "the prompt is ignored: this model uses a fixed conditioning");
     if (!progress(ctx, PIPE_STAGE_LOAD, 0.0)) return lw_error_set(err, LW_ERR_CANCELLED, "cancelled");
     if ((status = ensure_loaded(ctx, err))) return status;
+    if (ctx->fixed_conditioning && p.prompt && *p.prompt)
+        log_msg(ctx, PIPE_LOG_WARNING, "the prompt is ignored: this model uses a fixed conditioning");
+    if ((status = prompt_encode(ctx, p.prompt ? p.prompt : "", err))) return status;
     if (p.steps == 0) p.steps = ctx->default_steps;
     const struct flux_config *fc = flux_config(ctx->flux);
     int64_t                   f = vae_downsampling(ctx->vae), z = vae_config(ctx->vae)->z_channels;

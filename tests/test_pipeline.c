@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -16,6 +17,7 @@
 
 static char dir_full[] = "/tmp/lorweb-pipe-XXXXXX";
 static char dir_plain[] = "/tmp/lorweb-plain-XXXXXX";
+static char dir_text[] = "/tmp/lorweb-text-XXXXXX";
 
 static void link_fixture(const char *dir, const char *fixture, const char *name) {
     char from[4200], to[4200];
@@ -72,12 +74,23 @@ int main(void) {
     if (!th_fixtures_dir()) th_skip("no ../shared/fixtures: the tiny model set comes from there");
     struct th_rng rng;
     th_rng_seed(&rng, 5);
-    if (!mkdtemp(dir_full) || !mkdtemp(dir_plain)) return 1;
+    if (!mkdtemp(dir_full) || !mkdtemp(dir_plain) || !mkdtemp(dir_text)) return 1;
     const char *files[][2] = {{"flux_weights.safetensors", "flux.safetensors"}, {"ae_weights.safetensors", "ae.safetensors"},
                               {"clip_vision_weights.safetensors", "clip_vision.safetensors"},
                               {"lorweb_weights.safetensors", "lorweb.safetensors"}, {"lorweb_config.yaml", "config.yaml"}};
     for (int i = 0; i < 5; i++) link_fixture(dir_full, files[i][0], files[i][1]);
     for (int i = 0; i < 2; i++) link_fixture(dir_plain, files[i][0], files[i][1]);
+    /* A folder with text encoders and tokenizers instead of a fixed conditioning: the fixtures' T5
+     * (d_model 48) and CLIP text (width 32) match the transformer's inputs. */
+    for (int i = 0; i < 5; i++) link_fixture(dir_text, files[i][0], files[i][1]);
+    link_fixture(dir_text, "t5_weights.safetensors", "t5.safetensors");
+    link_fixture(dir_text, "clip_text_weights.safetensors", "clip_text.safetensors");
+    char tokdir[300];
+    snprintf(tokdir, sizeof tokdir, "%s/tokenizer", dir_text);
+    mkdir(tokdir, 0755);
+    link_fixture(tokdir, "tokenizer_data/clip/vocab.json", "vocab.json");
+    link_fixture(tokdir, "tokenizer_data/clip/merges.txt", "merges.txt");
+    link_fixture(tokdir, "tokenizer_data/t5/spiece.model", "spiece.model");
     write_conditioning(dir_full, &rng);
     char from[4200], to[4200];
     snprintf(from, sizeof from, "%s/conditioning.safetensors", dir_full);
@@ -146,11 +159,24 @@ int main(void) {
     struct pipe_context *missing = NULL;
     th_check(pipe_context_create(&opt, &missing, &err) == LW_ERR_MISSING && strstr(err.message, "/nonexistent"),
              "a missing model folder is named: %s", err.message);
+    /* Prompts through T5 and CLIP text: the prompt changes b′, the same prompt reproduces it. */
+    struct pipe_context *text = context(dir_text, &calls);
+    if (text) {
+        p.prompt = "make it a watercolour";
+        run(text, &p, &a, &ap, &b, &o1, LW_OK);
+        p.prompt = "turn it to night";
+        run(text, &p, &a, &ap, &b, &o2, LW_OK);
+        th_check(th_max_abs_diff(o1.data, o2.data, n) > 1e-5, "another prompt, another b′");
+        p.prompt = "make it a watercolour";
+        run(text, &p, &a, &ap, &b, &o3, LW_OK);
+        th_check(memcmp(o1.data, o3.data, n * 4) == 0, "the same prompt again gives the same b′");
+        pipe_context_destroy(text);
+    }
     pipe_context_destroy(ctx);
     pipe_context_destroy(plain);
     free(a.data), free(ap.data), free(b.data), free(o1.data), free(o2.data), free(o3.data), free(tiny.data), free(wrong.data);
     char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir_full, dir_plain);
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", dir_full, dir_plain, dir_text);
     if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
     return th_finish();
 }
