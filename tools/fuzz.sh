@@ -6,10 +6,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
-if [ ! -d build-fuzz ]; then
-    CC=clang meson setup build-fuzz -Dfuzzers=true -Dplugin=disabled -Db_lundef=false >/dev/null || exit 1
+if ! grep -qs "clang++" build-fuzz/meson-info/intro-compilers.json; then
+    rm -rf build-fuzz
+    CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzers=true -Dplugin=disabled -Db_lundef=false \
+        >/dev/null || { echo "fuzz build: FAILED (meson setup)"; exit 1; }
 fi
-ninja -C build-fuzz tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_lorweb_config tests/fuzz/fuzz_png >/dev/null || exit 1
+ninja -C build-fuzz tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_lorweb_config tests/fuzz/fuzz_png \
+    >build-fuzz-ninja.log 2>&1 || { echo "fuzz build: FAILED"; tail -20 build-fuzz-ninja.log; exit 1; }
 corpus=build-fuzz/corpus
 mkdir -p "$corpus"/{safetensors,yaml,png}
 fixtures=../shared/fixtures
