@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
-if ! grep -qs "clang++" build-fuzz/meson-info/intro-compilers.json; then
+if ! grep -qs "clang++" build-fuzz/meson-info/intro-targets.json; then
     rm -rf build-fuzz
     CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzers=true -Dplugin=disabled -Db_lundef=false \
         >/dev/null || { echo "fuzz build: FAILED (meson setup)"; exit 1; }
