@@ -28,8 +28,7 @@ struct clip_layer {
 struct clip_model {
     enum clip_kind     kind;
     struct cmp_device *device;
-    struct cmp_arena  *weights, *activations;
-    struct cmp_cmd    *cmd;
+    struct ld_resources res;
     struct wt_file    *file; /* kept open for the text tower's token-embedding rows */
     const struct wt_tensor *token_embedding;
     struct clip_config cfg;
@@ -131,10 +130,8 @@ enum lw_status clip_load(struct cmp_device *device, const char *path, enum clip_
     m->kind = kind;
     m->device = device;
     enum lw_status status = wt_open(path, &m->file, err);
-    if (status == LW_OK) status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &m->weights, err);
-    if (status == LW_OK) status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &m->activations, err);
-    if (status == LW_OK) status = cmp_cmd_create(device, &m->cmd, err);
-    struct ld_loader ld = {.device = device, .arena = m->weights, .file = m->file, .path = path, .err = err};
+    if (status == LW_OK) status = ld_resources_create(device, &m->res, err);
+    struct ld_loader ld = {.device = device, .arena = m->res.weights, .file = m->file, .path = path, .err = err};
     if (status == LW_OK) status = config_read(&ld, kind, &m->cfg, err);
     if (status != LW_OK) goto cleanup;
     const struct clip_config *c = &m->cfg;
@@ -187,9 +184,7 @@ cleanup:
 
 void clip_destroy(struct clip_model *m) {
     if (!m) return;
-    cmp_cmd_destroy(m->cmd);
-    cmp_arena_destroy(m->activations);
-    cmp_arena_destroy(m->weights);
+    ld_resources_destroy(&m->res);
     wt_close(m->file);
     free(m);
 }
@@ -210,15 +205,15 @@ static enum lw_status run_begin(struct clip_model *m, struct clip_run *r, int64_
     int64_t         d = m->cfg.hidden, f = m->cfg.mlp;
     struct cmp_view view;
     enum lw_status  status;
-    cmp_cmd_reset(m->cmd);
-    cmp_arena_reset(m->activations);
-    r->ctx = (struct op_ctx){.device = m->device, .cmd = m->cmd};
+    cmp_cmd_reset(m->res.cmd);
+    cmp_arena_reset(m->res.activations);
+    r->ctx = (struct op_ctx){.device = m->device, .cmd = m->res.cmd};
     struct op_tensor *square[] = {&r->h, &r->t, &r->q, &r->k, &r->v, &r->att};
     for (size_t i = 0; i < sizeof square / sizeof square[0]; i++) {
-        TRY(cmp_arena_alloc(m->activations, (uint64_t)(n * d) * 4, &view, err));
+        TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(n * d) * 4, &view, err));
         *square[i] = op_tensor_2d(view, LW_DTYPE_F32, n, d);
     }
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(n * f) * 4, &view, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(n * f) * 4, &view, err));
     r->u = op_tensor_2d(view, LW_DTYPE_F32, n, f);
     return LW_OK;
 }
@@ -270,8 +265,8 @@ enum lw_status clip_vision_forward(struct clip_model *m, const float *pixel_valu
     enum lw_status  status;
     TRY(run_begin(m, &r, n, err));
     struct cmp_view image_view, embeds_view;
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(3 * s * s) * 4, &image_view, err));
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)c->projection * 4, &embeds_view, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(3 * s * s) * 4, &image_view, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)c->projection * 4, &embeds_view, err));
     TRY(cmp_view_upload(image_view, pixel_values, (uint64_t)(3 * s * s) * 4, err));
     struct op_tensor image = op_tensor_chw(image_view, 3, s, s);
     struct op_tensor patches = op_tensor_chw(r.att.view, d, g, g); // (D, g, g)
@@ -287,7 +282,7 @@ enum lw_status clip_vision_forward(struct clip_model *m, const float *pixel_valu
     TRY(layer_norm(&r, op_tensor_slice(r.h, 0, 1, 0, d), m->post_ln_w, m->post_ln_b, pooled, c->eps, err));
     struct op_tensor embeds = op_tensor_2d(embeds_view, LW_DTYPE_F32, 1, c->projection);
     TRY(linear(&r, pooled, m->proj_w, (struct op_tensor){0}, embeds, OP_ACT_NONE, OP_STORE, err));
-    TRY(cmp_cmd_submit(m->cmd, err));
+    TRY(cmp_cmd_submit(m->res.cmd, err));
     TRY(cmp_view_download(embeds.view, image_embeds, (uint64_t)c->projection * 4, err));
     if (last_hidden) TRY(cmp_view_download(r.h.view, last_hidden, (uint64_t)(n * d) * 4, err));
     return LW_OK;
@@ -329,7 +324,7 @@ enum lw_status clip_text_forward(struct clip_model *m, const int32_t *ids, int64
     TRY(op_binary(&r.ctx, OP_ADD, r.h, op_tensor_slice(m->text_positions, 0, n, 0, d), r.h, err));
     TRY(encoder(m, &r, true, err));
     TRY(layer_norm(&r, r.h, m->final_ln_w, m->final_ln_b, r.t, c->eps, err));
-    TRY(cmp_cmd_submit(m->cmd, err));
+    TRY(cmp_cmd_submit(m->res.cmd, err));
     int64_t eos = n - 1;
     for (int64_t i = 0; i < n; i++)
         if (ids[i] == CLIP_EOS) {

@@ -57,8 +57,8 @@ struct single_block {
 
 struct flux_model {
     struct cmp_device  *device;
-    struct cmp_arena   *weights, *lora_arena, *activations;
-    struct cmp_cmd     *cmd;
+    struct ld_resources res;
+    struct cmp_arena   *lora_arena;
     struct flux_config  cfg;
     struct flux_linear  img_in, txt_in, time_in0, time_in1, guid_in0, guid_in1, vec_in0, vec_in1;
     struct flux_linear  final_mod, final_linear;
@@ -168,11 +168,9 @@ enum lw_status flux_load(struct cmp_device *device, const char *path, struct flu
     m->device = device;
     struct wt_file *file = NULL;
     enum lw_status  status = wt_open(path, &file, err);
-    if (status == LW_OK) status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &m->weights, err);
-    if (status == LW_OK) status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &m->activations, err);
-    if (status == LW_OK) status = cmp_cmd_create(device, &m->cmd, err);
+    if (status == LW_OK) status = ld_resources_create(device, &m->res, err);
     if (status != LW_OK) goto cleanup;
-    struct ld_loader ld = {.device = device, .arena = m->weights, .file = file, .path = path, .err = err};
+    struct ld_loader ld = {.device = device, .arena = m->res.weights, .file = file, .path = path, .err = err};
     if (!wt_find(file, "img_in.weight") && wt_find(file, "model.diffusion_model.img_in.weight"))
         ld.translate = comfy_name;
     if ((status = config_read(&ld, &m->cfg, err)) != LW_OK) goto cleanup;
@@ -249,17 +247,12 @@ cleanup:
     return LW_OK;
 }
 
+static void lora_detach(struct flux_model *m);
+
 void flux_destroy(struct flux_model *m) {
     if (!m) return;
-    for (int i = 0; i < m->lora_count; i++) {
-        free(m->loras[i].projection);
-        free(m->loras[i].keys);
-    }
-    free(m->loras);
-    cmp_cmd_destroy(m->cmd);
-    cmp_arena_destroy(m->activations);
-    cmp_arena_destroy(m->lora_arena);
-    cmp_arena_destroy(m->weights);
+    lora_detach(m);
+    ld_resources_destroy(&m->res);
     free(m);
 }
 
@@ -403,13 +396,14 @@ static void lora_detach(struct flux_model *m) {
     m->lora_count = 0;
     cmp_arena_destroy(m->lora_arena);
     m->lora_arena = NULL;
-    for (int64_t i = 0; i < m->cfg.depth; i++) {
+    /* bounded by MAX_BLOCKS too: this also runs on a model whose config was rejected */
+    for (int64_t i = 0; i < m->cfg.depth && i < MAX_BLOCKS; i++) {
         struct double_block *b = &m->doubles[i];
         struct flux_linear  *ls[] = {&b->img_mod,  &b->txt_mod,  &b->img_qkv,  &b->txt_qkv,  &b->img_proj,
                                      &b->txt_proj, &b->img_mlp0, &b->img_mlp2, &b->txt_mlp0, &b->txt_mlp2};
         for (size_t k = 0; k < sizeof ls / sizeof ls[0]; k++) ls[k]->lora_count = 0;
     }
-    for (int64_t i = 0; i < m->cfg.depth_single; i++) {
+    for (int64_t i = 0; i < m->cfg.depth_single && i < MAX_BLOCKS; i++) {
         struct single_block *b = &m->singles[i];
         b->mod.lora_count = b->lin1_qkv.lora_count = b->lin1_mlp.lora_count = b->lin2.lora_count = 0;
     }
@@ -692,7 +686,7 @@ static void sequence_ids(const struct flux_inputs *in, int64_t n, int64_t cn, fl
 static enum lw_status alloc2d(struct flux_model *m, int64_t rows, int64_t cols, struct op_tensor *t,
                               struct lw_error *err) {
     struct cmp_view v;
-    enum lw_status  status = cmp_arena_alloc(m->activations, (uint64_t)(rows * cols) * 4, &v, err);
+    enum lw_status  status = cmp_arena_alloc(m->res.activations, (uint64_t)(rows * cols) * 4, &v, err);
     if (status == LW_OK) *t = op_tensor_2d(v, LW_DTYPE_F32, rows, cols);
     return status;
 }
@@ -714,9 +708,9 @@ static enum lw_status run_begin(struct flux_model *m, struct flux_run *r, const 
     for (int i = 0; i < m->lora_count; i++)
         if (m->loras[i].rank_total > rmax) rmax = m->loras[i].rank_total;
     int64_t rows = r->l > steps ? r->l : steps, tmp_cols = wide > 6 * d ? wide : 6 * d;
-    cmp_cmd_reset(m->cmd);
-    cmp_arena_reset(m->activations);
-    r->ctx = (struct op_ctx){.device = m->device, .cmd = m->cmd};
+    cmp_cmd_reset(m->res.cmd);
+    cmp_arena_reset(m->res.activations);
+    r->ctx = (struct op_ctx){.device = m->device, .cmd = m->res.cmd};
     TRY(alloc2d(m, r->l, d, &r->x, err));
     TRY(alloc2d(m, r->l, d, &r->a, err));
     TRY(alloc2d(m, r->l, 3 * d, &r->qkv, err));
@@ -797,8 +791,8 @@ static enum lw_status modulations(struct flux_model *m, struct flux_run *r, cons
     }
     TRY(linear(m, r, &m->final_mod, r->sv, op_tensor_slice(r->mod_all, 0, s, m->final_mod_col, 2 * d),
                OP_ACT_NONE, OP_STORE, none, err));
-    TRY(cmp_cmd_submit(m->cmd, err));
-    cmp_cmd_reset(m->cmd);
+    TRY(cmp_cmd_submit(m->res.cmd, err));
+    cmp_cmd_reset(m->res.cmd);
     float *host = malloc((size_t)(s * m->mod_cols) * sizeof *host);
     if (!host) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     status = cmp_view_download(r->mod_all.view, host, (uint64_t)(s * m->mod_cols) * 4, err);
@@ -829,7 +823,7 @@ static enum lw_status evaluate(struct flux_model *m, const struct flux_inputs *i
     if (status == LW_OK) status = record_forward(m, &r, !velocity, err);
     for (int s = 0; s < steps && status == LW_OK; s++) {
         status = cmp_view_upload(r.mod.view, mods + (int64_t)s * m->mod_cols, (uint64_t)m->mod_cols * 4, err);
-        if (status == LW_OK) status = cmp_cmd_submit(m->cmd, err);
+        if (status == LW_OK) status = cmp_cmd_submit(m->res.cmd, err);
         if (status == LW_OK && on_step && !on_step(user, s + 1, steps))
             status = lw_error_set(err, LW_ERR_CANCELLED, "cancelled after step %d of %d", s + 1, steps);
     }

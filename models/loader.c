@@ -5,6 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum lw_status ld_resources_create(struct cmp_device *device, struct ld_resources *res,
+                                   struct lw_error *err) {
+    enum lw_status status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &res->weights, err);
+    if (status == LW_OK) status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &res->activations, err);
+    if (status == LW_OK) status = cmp_cmd_create(device, &res->cmd, err);
+    return status;
+}
+
+void ld_resources_destroy(struct ld_resources *res) {
+    cmp_cmd_destroy(res->cmd);
+    cmp_arena_destroy(res->activations);
+    cmp_arena_destroy(res->weights);
+    *res = (struct ld_resources){0};
+}
+
 const struct wt_tensor *ld_find(struct ld_loader *ld, const char *name) {
     char translated[512];
     if (ld->translate && ld->translate(name, translated, sizeof translated))

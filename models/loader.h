@@ -14,6 +14,16 @@
 #include "ops.h"
 #include "weights.h"
 
+/* What every network holds on the device: weights (loaded once), activations (sized per call) and
+ * one command list. */
+struct ld_resources {
+    struct cmp_arena *weights, *activations;
+    struct cmp_cmd   *cmd;
+};
+enum lw_status ld_resources_create(struct cmp_device *device, struct ld_resources *res,
+                                   struct lw_error *err);
+void           ld_resources_destroy(struct ld_resources *res); /* NULL members are fine */
+
 struct ld_loader {
     struct cmp_device    *device;
     struct cmp_arena     *arena; /* where the weights go (device memory) */

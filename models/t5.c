@@ -24,8 +24,7 @@ struct t5_layer {
 
 struct t5_model {
     struct cmp_device      *device;
-    struct cmp_arena       *weights, *activations;
-    struct cmp_cmd         *cmd;
+    struct ld_resources     res;
     struct wt_file         *file; /* kept open for embedding rows */
     const struct wt_tensor *shared;
     float                  *bias_table; /* (buckets, heads) */
@@ -126,11 +125,9 @@ enum lw_status t5_load(struct cmp_device *device, const char *path, struct t5_mo
     if (!m) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     m->device = device;
     enum lw_status status = wt_open(path, &m->file, err);
-    if (status == LW_OK) status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &m->weights, err);
-    if (status == LW_OK) status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &m->activations, err);
-    if (status == LW_OK) status = cmp_cmd_create(device, &m->cmd, err);
+    if (status == LW_OK) status = ld_resources_create(device, &m->res, err);
     if (status != LW_OK) goto cleanup;
-    struct ld_loader ld = {.device = device, .arena = m->weights, .file = m->file, .path = path, .err = err};
+    struct ld_loader ld = {.device = device, .arena = m->res.weights, .file = m->file, .path = path, .err = err};
     if (!wt_find(m->file, "shared.weight") && wt_find(m->file, "token_embd.weight"))
         ld.translate = gguf_name;
     status = config_read(&ld, &m->cfg, err);
@@ -175,9 +172,7 @@ cleanup:
 
 void t5_destroy(struct t5_model *m) {
     if (!m) return;
-    cmp_cmd_destroy(m->cmd);
-    cmp_arena_destroy(m->activations);
-    cmp_arena_destroy(m->weights);
+    ld_resources_destroy(&m->res);
     wt_close(m->file);
     free(m->bias_table);
     free(m);
@@ -215,18 +210,18 @@ enum lw_status t5_forward(struct t5_model *m, const int32_t *ids, int64_t n, flo
     enum lw_status          status;
     if (n <= 0 || n > 4096)
         return lw_error_set(err, LW_ERR_ARGUMENT, "T5: %lld tokens (1 … 4096 allowed)", (long long)n);
-    cmp_cmd_reset(m->cmd);
-    cmp_arena_reset(m->activations);
-    struct op_ctx   ctx = {.device = m->device, .cmd = m->cmd};
+    cmp_cmd_reset(m->res.cmd);
+    cmp_arena_reset(m->res.activations);
+    struct op_ctx   ctx = {.device = m->device, .cmd = m->res.cmd};
     struct cmp_view vx, vt, vq, vk, vv, va, vg, vb;
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(n * d) * 4, &vx, err));
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(n * d) * 4, &vt, err));
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(n * inner) * 4, &vq, err));
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(n * inner) * 4, &vk, err));
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(n * inner) * 4, &vv, err));
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(n * inner) * 4, &va, err));
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(n * f) * 4, &vg, err));
-    TRY(cmp_arena_alloc(m->activations, (uint64_t)(h * n * n) * 4, &vb, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(n * d) * 4, &vx, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(n * d) * 4, &vt, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(n * inner) * 4, &vq, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(n * inner) * 4, &vk, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(n * inner) * 4, &vv, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(n * inner) * 4, &va, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(n * f) * 4, &vg, err));
+    TRY(cmp_arena_alloc(m->res.activations, (uint64_t)(h * n * n) * 4, &vb, err));
     struct op_tensor x = op_tensor_2d(vx, LW_DTYPE_F32, n, d), t = op_tensor_2d(vt, LW_DTYPE_F32, n, d);
     struct op_tensor q = op_tensor_2d(vq, LW_DTYPE_F32, n, inner), k = op_tensor_2d(vk, LW_DTYPE_F32, n, inner);
     struct op_tensor v = op_tensor_2d(vv, LW_DTYPE_F32, n, inner), a = op_tensor_2d(va, LW_DTYPE_F32, n, inner);
@@ -277,6 +272,6 @@ enum lw_status t5_forward(struct t5_model *m, const int32_t *ids, int64_t n, flo
     }
     struct op_norm_args final = {.x = x, .weight = m->final_norm, .y = t, .eps = (float)c->eps, .rms = true};
     TRY(op_norm(&ctx, &final, err));
-    TRY(cmp_cmd_submit(m->cmd, err));
+    TRY(cmp_cmd_submit(m->res.cmd, err));
     return cmp_view_download(vt, hidden, (uint64_t)(n * d) * 4, err);
 }

@@ -46,9 +46,7 @@ struct vae_half {
 
 struct vae_model {
     struct cmp_device *device;
-    struct cmp_arena  *weights;
-    struct cmp_arena  *activations;
-    struct cmp_cmd    *cmd;
+    struct ld_resources res;
     struct vae_config  cfg;
     struct vae_half    encoder, decoder;
 };
@@ -264,11 +262,9 @@ enum lw_status vae_load(struct cmp_device *device, const char *path, enum vae_pa
     m->device = device;
     struct wt_file *file = NULL;
     enum lw_status  status = wt_open(path, &file, err);
-    if (status == LW_OK) status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &m->weights, err);
-    if (status == LW_OK) status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 0, &m->activations, err);
-    if (status == LW_OK) status = cmp_cmd_create(device, &m->cmd, err);
+    if (status == LW_OK) status = ld_resources_create(device, &m->res, err);
     if (status != LW_OK) goto cleanup;
-    struct ld_loader ld = {.device = device, .arena = m->weights, .file = file, .path = path, .err = err};
+    struct ld_loader ld = {.device = device, .arena = m->res.weights, .file = file, .path = path, .err = err};
     if (!wt_find(file, "encoder.conv_in.weight") && !wt_find(file, "decoder.conv_in.weight") &&
         (wt_find(file, "encoder.down_blocks.0.resnets.0.conv1.weight") ||
          wt_find(file, "decoder.up_blocks.0.resnets.0.conv1.weight")))
@@ -290,9 +286,7 @@ cleanup:
 
 void vae_destroy(struct vae_model *m) {
     if (!m) return;
-    cmp_cmd_destroy(m->cmd);
-    cmp_arena_destroy(m->activations);
-    cmp_arena_destroy(m->weights);
+    ld_resources_destroy(&m->res);
     free(m);
 }
 
@@ -421,16 +415,16 @@ static enum lw_status run_begin(struct vae_model *m, struct vae_run *r, int64_t 
     uint64_t z2 = (uint64_t)(2 * c->z_channels * (h / f) * (w / f));
     if (z2 > biggest) biggest = z2;
     memset(r, 0, sizeof *r);
-    r->ctx = (struct op_ctx){.device = m->device, .cmd = m->cmd};
-    cmp_cmd_reset(m->cmd);
-    cmp_arena_reset(m->activations);
+    r->ctx = (struct op_ctx){.device = m->device, .cmd = m->res.cmd};
+    cmp_cmd_reset(m->res.cmd);
+    cmp_arena_reset(m->res.activations);
     enum lw_status status;
-    for (int i = 0; i < 3; i++) TRY(cmp_arena_alloc(m->activations, biggest * 4, &r->buf[i], err));
-    TRY(cmp_arena_alloc(m->activations, mid * 4, &r->tokens, err));
-    TRY(cmp_arena_alloc(m->activations, mid * 4, &r->q, err));
-    TRY(cmp_arena_alloc(m->activations, mid * 4, &r->k, err));
-    TRY(cmp_arena_alloc(m->activations, mid * 4, &r->v, err));
-    TRY(cmp_arena_alloc(m->activations, mid * 4, &r->att, err));
+    for (int i = 0; i < 3; i++) TRY(cmp_arena_alloc(m->res.activations, biggest * 4, &r->buf[i], err));
+    TRY(cmp_arena_alloc(m->res.activations, mid * 4, &r->tokens, err));
+    TRY(cmp_arena_alloc(m->res.activations, mid * 4, &r->q, err));
+    TRY(cmp_arena_alloc(m->res.activations, mid * 4, &r->k, err));
+    TRY(cmp_arena_alloc(m->res.activations, mid * 4, &r->v, err));
+    TRY(cmp_arena_alloc(m->res.activations, mid * 4, &r->att, err));
     return LW_OK;
 }
 
@@ -474,7 +468,7 @@ enum lw_status vae_encode(struct vae_model *m, const float *image, int64_t h, in
                       GN_EPS, true, act(&r, t1, r.c, r.h, r.w), err));
     TRY(conv(&r, act(&r, t1, r.c, r.h, r.w), e->conv_out_w, e->conv_out_b,
              act(&r, t2, 2 * z, r.h, r.w), 1, 1, 1, false, err));
-    TRY(cmp_cmd_submit(m->cmd, err));
+    TRY(cmp_cmd_submit(m->res.cmd, err));
     uint64_t n = (uint64_t)(z * r.h * r.w); /* channels 0..z−1 are the mean */
     TRY(cmp_view_download(r.buf[t2], latent, n * 4, err));
     for (uint64_t i = 0; i < n; i++) latent[i] = (float)(c->scale * (latent[i] - c->shift));
@@ -520,6 +514,6 @@ enum lw_status vae_decode(struct vae_model *m, const float *latent, int64_t h, i
                       GN_EPS, true, act(&r, t1, r.c, r.h, r.w), err));
     TRY(conv(&r, act(&r, t1, r.c, r.h, r.w), d->conv_out_w, d->conv_out_b,
              act(&r, t2, c->out_channels, r.h, r.w), 1, 1, 1, false, err));
-    TRY(cmp_cmd_submit(m->cmd, err));
+    TRY(cmp_cmd_submit(m->res.cmd, err));
     return cmp_view_download(r.buf[t2], image, (uint64_t)(c->out_channels * r.h * r.w) * 4, err);
 }
