@@ -7,3 +7,5 @@ int cli_component(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
+int cli_coeffs(int argc, char **argv);
+int cli_eval(int argc, char **argv);

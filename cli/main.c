@@ -14,6 +14,8 @@ static const struct subcommand subcommands[] = {
     {"device", cli_device, "list Vulkan devices and run a check computation on the chosen one"},
     {"run", cli_run, "one analogy: a : a′ :: b : b′ (PNG in and out)"},
     {"component", cli_component, "run one model component on safetensors inputs (conformance)"},
+    {"coeffs", cli_coeffs, "per-basis mixing weights of a triplet (--a --a-prime --b [--model])"},
+    {"eval", cli_eval, "run triplet folders and report CLIP direction, preservation, PSNR, SSIM"},
     {"tokenize", cli_tokenize, "token ids of a text: tokenize clip|t5 --vocab PATH TEXT"},
     {"bench", cli_bench, "kernel throughput against OpenBLAS, measured in the same run (--quick)"},
 };

@@ -381,6 +381,22 @@ enum lw_status pipe_encode(struct pipe_context *ctx, const struct pipe_image *a,
     return status;
 }
 
+enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *image, float *embed, int max,
+                          int *n, struct lw_error *err) {
+    enum lw_status status;
+    if ((status = check_image("image", image, err)) || (status = ensure_loaded(ctx, err))) return status;
+    if (!ctx->clip) return lw_error_set(err, LW_ERR_ARGUMENT, "no CLIP vision tower in this model");
+    int s = (int)clip_config(ctx->clip)->image_size, p = (int)clip_config(ctx->clip)->projection;
+    if (p > max) return lw_error_set(err, LW_ERR_ARGUMENT, "embedding of %d values, room for %d", p, max);
+    float *rgba = malloc((size_t)s * s * 4 * sizeof *rgba);
+    if (!rgba) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    status = rgb_resized(image, s, s, rgba, err);
+    if (status == LW_OK) status = clip_embed(ctx, rgba, s, s, embed, err);
+    free(rgba);
+    *n = p;
+    return status;
+}
+
 enum lw_status pipe_basis_weights(struct pipe_context *ctx, float *mean, int max, int *basis,
                                   struct lw_error *err) {
     if (!ctx->encoded) return lw_error_set(err, LW_ERR_ARGUMENT, "no triplet encoded yet");

@@ -118,5 +118,10 @@ enum lw_status pipe_encode(struct pipe_context *ctx, const struct pipe_image *a,
                            const struct pipe_image *a_prime, const struct pipe_image *b,
                            struct lw_error *err);
 
+/* The CLIP image embedding (query-encoder space) of one image, for evaluation metrics: up to `max`
+ * values, the count in *n. LW_ERR_ARGUMENT when the model has no CLIP vision tower. */
+enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *image, float *embed, int max,
+                          int *n, struct lw_error *err);
+
 /* A one-line description of the device and models, for logs and the dialog. */
 const char *pipe_describe(struct pipe_context *ctx);
