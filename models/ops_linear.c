@@ -63,6 +63,11 @@ enum lw_status op_matmul(struct op_ctx *ctx, const struct op_matmul_args *a, str
                             lw_dtype_info(a->w.dtype) ? lw_dtype_info(a->w.dtype)->name : "?");
     }
     struct op_binding x = op_bind(&a->x, 4), w = op_bind(&a->w, wb), y = op_bind(&a->y, 4);
+    /* Four K-elements per load when everything lines up (the usual case for model weights). */
+    if (k % 4 == 0 && x.offset % 4 == 0 && op_stride(&a->x) % 4 == 0 && w.offset % 4 == 0)
+        id = id == CMP_KERNEL_MATMUL_F32   ? CMP_KERNEL_MATMUL_VEC4_F32
+             : id == CMP_KERNEL_MATMUL_F16 ? CMP_KERNEL_MATMUL_VEC4_F16
+                                           : CMP_KERNEL_MATMUL_VEC4_BF16;
     struct op_binding b = op_bind_optional(&a->bias, &a->x, 4), g = op_bind_optional(&a->gate, &a->x, 4);
     struct matmul_push p = {
         .m = (uint32_t)m, .n = (uint32_t)n, .k = (uint32_t)k,

@@ -15,12 +15,13 @@ static struct cmp_device *dev;
 static struct cmp_arena  *arena;
 static struct cmp_cmd    *cmd;
 static struct th_rng      rng;
+static size_t             pad_elems = 3; /* odd: slices not 4-aligned; 4: the vectorised paths */
 
 /* Uploads n floats (as dtype) at an odd element offset inside a fresh allocation, so kernels are
  * exercised on views that do not start at a buffer's beginning. */
 static struct op_tensor upload(const float *x, int64_t rows, int64_t cols, enum lw_dtype dtype) {
     struct lw_error err = {0};
-    size_t          n = (size_t)(rows * cols), eb = dtype == LW_DTYPE_F32 ? 4 : 2, pad = 3 * eb;
+    size_t          n = (size_t)(rows * cols), eb = dtype == LW_DTYPE_F32 ? 4 : 2, pad = pad_elems * eb;
     struct cmp_view v;
     cmp_arena_alloc(arena, n * eb + pad, &v, &err);
     uint8_t *host = calloc(1, n * eb + pad);
@@ -66,13 +67,16 @@ static float round_to(float x, enum lw_dtype dtype) {
 }
 
 static void test_matmul(void) {
-    const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {13, 17, 19}, {32, 32, 64}, {33, 31, 65}, {127, 3, 129}, {5, 200, 3}};
+    const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {13, 17, 19}, {32, 32, 64}, {33, 31, 65}, {127, 3, 129}, {5, 200, 3},
+                             {1, 4, 4}, {13, 17, 20}, {37, 61, 132}};
     const enum lw_dtype dtypes[] = {LW_DTYPE_F32, LW_DTYPE_F16, LW_DTYPE_BF16};
     struct op_ctx       ctx = {dev, cmd};
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (size_t s = 0; s < 2 * sizeof shapes / sizeof shapes[0]; s++)
         for (int di = 0; di < 3; di++)
             for (int variant = 0; variant < 4; variant++) {
-                int   m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+                size_t shape = s % (sizeof shapes / sizeof shapes[0]);
+                pad_elems = s < sizeof shapes / sizeof shapes[0] ? 3 : 4; /* second pass: aligned */
+                int   m = shapes[shape][0], n = shapes[shape][1], k = shapes[shape][2];
                 int   act = variant % 5, mode = variant == 2 ? 1 : variant == 3 ? 2 : 0;
                 float *x = randn((size_t)m * k, 1), *w = randn((size_t)n * k, 0.3f), *b = randn(n, 1);
                 float *g = randn(n, 1), *y0 = randn((size_t)m * n, 1), *want = malloc((size_t)m * n * 4);
@@ -89,11 +93,12 @@ static void test_matmul(void) {
                 th_check(op_matmul(&ctx, &a, &err) == LW_OK, "op_matmul: %s", err.message);
                 float *got = download(ty);
                 char   what[96];
-                snprintf(what, sizeof what, "matmul %dx%dx%d %s act %d mode %d", m, n, k,
-                         lw_dtype_info(dtypes[di])->name, act, mode);
+                snprintf(what, sizeof what, "matmul %dx%dx%d %s act %d mode %d %s", m, n, k,
+                         lw_dtype_info(dtypes[di])->name, act, mode, pad_elems == 4 ? "aligned" : "odd offset");
                 th_check_close(what, got, want, (size_t)m * n, 1e-4, 1e-4);
                 free(x), free(w), free(b), free(g), free(y0), free(want), free(got);
             }
+    pad_elems = 3;
     /* A strided slice in and out: columns 3..3+k of a wider x, rows 2.. of a wider y. */
     int    m = 9, n = 11, k = 13, wide = 20;
     float *xw = randn((size_t)m * wide, 1), *w = randn((size_t)n * k, 0.3f), *x = malloc((size_t)m * k * 4);
