@@ -63,9 +63,11 @@ enum lw_status op_matmul(struct op_ctx *ctx, const struct op_matmul_args *a, str
                             lw_dtype_info(a->w.dtype) ? lw_dtype_info(a->w.dtype)->name : "?");
     }
     struct op_binding x = op_bind(&a->x, 4), w = op_bind(&a->w, wb), y = op_bind(&a->y, 4);
-    /* Four K-elements per load when everything lines up (the usual case for model weights). */
+    /* Four K-elements per load when everything lines up (the usual case for model weights); that
+     * kernel computes 8×8 outputs per invocation, the general one 4×4, in 8×8 workgroups. */
+    uint32_t tile = 32;
     if (k % 4 == 0 && x.offset % 4 == 0 && op_stride(&a->x) % 4 == 0 && w.offset % 4 == 0)
-        id = id == CMP_KERNEL_MATMUL_F32   ? CMP_KERNEL_MATMUL_VEC4_F32
+        tile = 64, id = id == CMP_KERNEL_MATMUL_F32   ? CMP_KERNEL_MATMUL_VEC4_F32
              : id == CMP_KERNEL_MATMUL_F16 ? CMP_KERNEL_MATMUL_VEC4_F16
                                            : CMP_KERNEL_MATMUL_VEC4_BF16;
     struct op_binding b = op_bind_optional(&a->bias, &a->x, 4), g = op_bind_optional(&a->gate, &a->x, 4);
@@ -79,8 +81,8 @@ enum lw_status op_matmul(struct op_ctx *ctx, const struct op_matmul_args *a, str
     struct cmp_kernel *kernel;
     if ((status = op_kernel(ctx, id, NULL, 0, &kernel, err))) return status;
     struct cmp_view views[] = {x.view, w.view, b.view, g.view, y.view};
-    cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, cmp_div_up((uint64_t)n, 32),
-                     cmp_div_up((uint64_t)m, 32), 1);
+    cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, cmp_div_up((uint64_t)n, tile),
+                     cmp_div_up((uint64_t)m, tile), 1);
     return LW_OK;
 }
 
