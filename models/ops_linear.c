@@ -123,7 +123,12 @@ enum lw_status op_attention(struct op_ctx *ctx, const struct op_attention_args *
     };
     uint32_t           chunk = a->head_dim <= 32 ? 32 : a->head_dim <= 64 ? 64 : 128;
     struct cmp_kernel *kernel;
-    if ((status = op_kernel(ctx, CMP_KERNEL_ATTENTION, &chunk, 1, &kernel, err))) return status;
+    /* Four head-dim elements per load when dims, strides and offsets are multiples of 4. */
+    bool aligned = a->head_dim % 4 == 0 && q.offset % 4 == 0 && k.offset % 4 == 0 && v.offset % 4 == 0 &&
+                   o.offset % 4 == 0 && p.q_stride % 4 == 0 && p.k_stride % 4 == 0 && p.v_stride % 4 == 0 &&
+                   p.o_stride % 4 == 0;
+    enum cmp_kernel_id id = aligned ? CMP_KERNEL_ATTENTION_VEC4 : CMP_KERNEL_ATTENTION;
+    if ((status = op_kernel(ctx, id, &chunk, 1, &kernel, err))) return status;
     struct cmp_view views[] = {q.view, k.view, v.view, b.view, o.view};
     cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, cmp_div_up((uint64_t)mq, 32),
                      (uint32_t)a->heads, cmp_div_up((uint64_t)a->head_dim, chunk));
