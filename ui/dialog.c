@@ -52,6 +52,9 @@ bool ui_dialog_run(const char *display, const struct ui_layer *layers, int count
     if (display && *display) g_setenv("DISPLAY", display, TRUE);
     gdk_set_allowed_backends("x11");
     if (!gtk_init_check(NULL, NULL)) return false;
+    const char *locales = g_getenv("LORWEB_LOCALEDIR"); /* tests point it at the build's catalogues */
+    bindtextdomain(GETTEXT_PACKAGE, locales && *locales ? locales : LORWEB_LOCALEDIR);
+    bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
     GtkWidget *dialog = gtk_dialog_new_with_buttons(_("Visual Analogy (LoRWeB)"), NULL, 0, _("_Cancel"),
                                                     GTK_RESPONSE_CANCEL, _("_OK"), GTK_RESPONSE_OK, NULL);
     GtkWidget *grid = gtk_grid_new();

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every dialog string has a German and a French translation (no untranslated or fuzzy entries), and
+# the built catalogues translate at run time.
+#   i18n.sh SOURCE_ROOT BUILD_ROOT
+set -u
+root=$1 build=$2
+failed=0
+strings=$(grep -c '^msgid "[^"]' "$root/po/lorweb.pot")
+for lang in de fr; do
+    stats=$(msgfmt --check --statistics -o /dev/null "$root/po/$lang.po" 2>&1)
+    echo "$lang: $stats"
+    [[ "$stats" == "$strings translated messages." ]] || { echo "FAIL: $lang is incomplete ($strings strings)"; failed=$((failed + 1)); }
+done
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+for lang in de fr; do mkdir -p "$T/$lang/LC_MESSAGES" && cp "$build/po/$lang/LC_MESSAGES/lorweb.mo" "$T/$lang/LC_MESSAGES/"; done
+[ "$(LANGUAGE=de LANG=C.UTF-8 TEXTDOMAINDIR=$T gettext -d lorweb 'Visual Analogy (LoRWeB)')" = "Visuelle Analogie (LoRWeB)" ] ||
+    { echo "FAIL: German catalogue"; failed=$((failed + 1)); }
+[ "$(LANGUAGE=fr LANG=C.UTF-8 TEXTDOMAINDIR=$T gettext -d lorweb '_Cancel')" = "_Annuler" ] ||
+    { echo "FAIL: French catalogue"; failed=$((failed + 1)); }
+echo "i18n: $failed failed"
+[ "$failed" -eq 0 ]
