@@ -7,7 +7,7 @@ root=$1 build=$2
 failed=0
 strings=$(grep -c '^msgid "[^"]' "$root/po/lorweb.pot")
 for lang in de fr; do
-    stats=$(msgfmt --check --statistics -o /dev/null "$root/po/$lang.po" 2>&1)
+    stats=$(msgfmt --check --statistics -o /dev/null "$root/po/$lang.po" 2>&1 | tail -1)
     echo "$lang: $stats"
     [[ "$stats" == "$strings translated messages." ]] || { echo "FAIL: $lang is incomplete ($strings strings)"; failed=$((failed + 1)); }
 done
