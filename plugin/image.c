@@ -65,3 +65,27 @@ void plugin_default_layers(gint32 image, struct ui_params *v) {
     v->a = a, v->a_prime = ap, v->b = b;
     g_free(layers);
 }
+
+void plugin_selection_blend(gint32 image, gint32 b, const struct pipe_image *original, struct pipe_image *result) {
+    gboolean non_empty = FALSE;
+    gint     x1, y1, x2, y2;
+    gimp_selection_bounds(image, &non_empty, &x1, &y1, &x2, &y2);
+    if (!non_empty) return;
+    gint ox, oy, w = result->width, h = result->height;
+    gimp_drawable_offsets(b, &ox, &oy);
+    float *mask = g_try_malloc((gsize)w * h * sizeof(float));
+    if (!mask) return;
+    /* The selection channel covers the image; read the part under b (outside the image is 0). */
+    GeglBuffer *selection = gimp_drawable_get_buffer(gimp_image_get_selection(image));
+    gegl_buffer_get(selection, GEGL_RECTANGLE(ox, oy, w, h), 1.0, babl_format("Y float"), mask,
+                    GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+    g_object_unref(selection);
+    for (gint y = 0; y < h; y++)
+        for (gint x = 0; x < w; x++) {
+            float  m = mask[(gsize)y * w + x];
+            float *o = result->data + (gsize)y * result->stride + (gsize)x * 4;
+            const float *src = original->data + (gsize)y * original->stride + (gsize)x * 4;
+            for (int c = 0; c < 4; c++) o[c] = m * o[c] + (1 - m) * src[c];
+        }
+    g_free(mask);
+}

@@ -99,6 +99,7 @@ static gint32 analogy(gint32 image, const struct ui_params *v, GError **error) {
     gimp_progress_init("Visual analogy (LoRWeB)");
     if (!out.data) lw_error_set(&err, LW_ERR_HOST_MEMORY, "not enough memory for b′");
     else if (pipe_context_create(&opt, &ctx, &err) == LW_OK && pipe_run(ctx, &p, &a, &ap, &b, &out, &err) == LW_OK) {
+        plugin_selection_blend(image, v->b, &b, &out);
         gimp_image_undo_group_start(image);
         layer = plugin_layer_insert(image, v->b, &out);
         gimp_image_undo_group_end(image);

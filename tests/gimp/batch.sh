@@ -48,7 +48,15 @@ script="(begin
     (report \"size\" (string-append (number->string (car (gimp-drawable-width out))) \"x\"
                                       (number->string (car (gimp-drawable-height out)))))
     (report \"name\" (car (gimp-item-get-name out)))
-    (file-png-save-defaults RUN-NONINTERACTIVE img out \"$T/out.png\" \"$T/out.png\"))
+    (file-png-save-defaults RUN-NONINTERACTIVE img out \"$T/out.png\" \"$T/out.png\")
+    (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 0 0 10 36)
+    (let* ((sel (car $(call img b a ap 2 "$T/model")))
+           (inside (cadr (gimp-drawable-get-pixel sel 5 5)))
+           (outside (cadr (gimp-drawable-get-pixel sel 30 20)))
+           (orig (cadr (gimp-drawable-get-pixel b 30 20))))
+      (report \"selection-outside-kept\"
+              (if (and (= (aref outside 0) (aref orig 0)) (= (aref outside 1) (aref orig 1))
+                       (= (aref outside 2) (aref orig 2))) \"yes\" \"no\"))))
   (gimp-image-delete img) (gimp-image-delete (car other)))"
 timeout 300 gimp-console-2.10 -i -d -f --gimprc="$T/gimprc" -b "$script" -b '(gimp-quit 0)' </dev/null >"$T/log" 2>&1
 failed=0
@@ -63,6 +71,7 @@ expect "LORWEB name=b′"
 expect "steps -1"
 expect "is not a layer of this image"
 expect "$T/none"
+expect "LORWEB selection-outside-kept=yes"
 expect "batch command executed successfully"
 [ -s "$T/out.png" ] || { echo "FAIL: no b′ PNG written"; failed=$((failed + 1)); }
 if [ "$failed" -ne 0 ]; then cat "$T/log"; fi
