@@ -2,11 +2,91 @@
 #include "image_io.h"
 
 #include <png.h>
+#include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jpeglib.h>
+
+/* libjpeg reports errors through a callback that must not return: jump back to the loader. */
+struct jpeg_failure {
+    struct jpeg_error_mgr base;
+    jmp_buf               jump;
+    char                  message[JMSG_LENGTH_MAX];
+};
+
+static void jpeg_fail(j_common_ptr info) {
+    struct jpeg_failure *f = (struct jpeg_failure *)info->err;
+    info->err->format_message(info, f->message);
+    longjmp(f->jump, 1);
+}
+
+static void jpeg_quiet(j_common_ptr info, int level) {
+    (void)info, (void)level;
+}
+
+static enum lw_status jpeg_load(const char *path, float **pixels, int *width, int *height, struct lw_error *err) {
+    FILE *file = fopen(path, "rb");
+    if (!file) return lw_error_set(err, LW_ERR_FILE, "%s: cannot open: %m", path);
+    struct jpeg_decompress_struct info;
+    struct jpeg_failure           failure;
+    uint8_t *volatile             row = NULL;
+    float *volatile               out = NULL;
+    info.err = jpeg_std_error(&failure.base);
+    failure.base.error_exit = jpeg_fail;
+    failure.base.emit_message = jpeg_quiet;
+    if (setjmp(failure.jump)) {
+        jpeg_destroy_decompress(&info);
+        fclose(file);
+        free(row), free(out);
+        return lw_error_set(err, LW_ERR_FORMAT, "%s: not a readable JPEG (%s)", path, failure.message);
+    }
+    jpeg_create_decompress(&info);
+    jpeg_stdio_src(&info, file);
+    jpeg_read_header(&info, TRUE);
+    info.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&info);
+    if (info.output_width == 0 || info.output_height == 0 || info.output_width > 32768 || info.output_height > 32768 ||
+        info.output_components != 3) {
+        snprintf(failure.message, sizeof failure.message, "%u×%u pixels, %d components", info.output_width,
+                 info.output_height, info.output_components);
+        longjmp(failure.jump, 1);
+    }
+    size_t w = info.output_width, h = info.output_height;
+    row = malloc(w * 3);
+    out = malloc(w * h * 4 * sizeof(float));
+    if (!row || !out) {
+        snprintf(failure.message, sizeof failure.message, "out of host memory");
+        longjmp(failure.jump, 1);
+    }
+    while (info.output_scanline < info.output_height) {
+        size_t   y = info.output_scanline;
+        JSAMPROW r = row;
+        jpeg_read_scanlines(&info, &r, 1);
+        for (size_t x = 0; x < w; x++) {
+            for (int c = 0; c < 3; c++) out[(y * w + x) * 4 + c] = row[x * 3 + c] / 255.0f;
+            out[(y * w + x) * 4 + 3] = 1.0f;
+        }
+    }
+    jpeg_finish_decompress(&info);
+    jpeg_destroy_decompress(&info);
+    fclose(file);
+    free(row);
+    *pixels = out;
+    *width = (int)w, *height = (int)h;
+    return LW_OK;
+}
+
 enum lw_status image_load(const char *path, float **pixels, int *width, int *height, struct lw_error *err) {
+    unsigned char magic[2] = {0};
+    FILE         *probe = fopen(path, "rb");
+    if (!probe) return lw_error_set(err, LW_ERR_FILE, "%s: cannot open: %m", path);
+    size_t got = fread(magic, 1, 2, probe);
+    fclose(probe);
+    *pixels = NULL;
+    if (got == 2 && magic[0] == 0xff && magic[1] == 0xd8) return jpeg_load(path, pixels, width, height, err);
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;

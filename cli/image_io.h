@@ -1,4 +1,4 @@
-/* PNG reading and writing for the command-line tool, as float RGBA (sRGB values in [0, 1],
+/* PNG and JPEG reading (by content) and PNG writing for the command-line tool, as float RGBA (sRGB values in [0, 1],
  * straight alpha) through libpng's simplified API: grey, palette, 16-bit and alpha-less files are
  * converted. Errors name the file; malformed files fail cleanly. */
 #pragma once

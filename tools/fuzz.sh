@@ -23,6 +23,7 @@ fi
 printf 'config:\n  process:\n    - network:\n        linear: 4\n        network_kwargs:\n          lora_heads: 2\n          lora_softmax: false\n' >"$corpus/yaml/small.yaml"
 [ -f data/sample/a.png ] && cp -f data/sample/*.png "$corpus/png/"
 printf '\x89PNG\r\n\x1a\n' >"$corpus/png/magic.png"
+[ -f data/sample/b.png ] && command -v convert >/dev/null && convert data/sample/b.png -quality 80 "$corpus/png/b.jpg"
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
 failed=0
 for t in safetensors:safetensors lorweb_config:yaml png:png; do
