@@ -1,11 +1,17 @@
-/* Weight files: safetensors (one file, or a folder of shards with or without an index), read through
- * a read-only memory map with every header field validated against the file.
+/* Weight files: safetensors (one file, a folder of shards, or a `*.safetensors.index.json`) and
+ * GGUF v2/v3, read through read-only memory maps with every header field validated against the
+ * file before any tensor byte is touched.
  *
  * A tensor's `data` points into the map (no second copy in host memory) and stays valid until
- * wt_close. Shapes are outermost first. Errors name the file and the tensor. Not here: name
- * mapping between layouts (each network translates its own names) and device upload (loader.h). */
+ * wt_close. Shapes are outermost first (GGUF's innermost-first dims are reversed). Quantised GGUF
+ * tensors keep their ggml blocks; wt_read_f32 dequantises on the CPU. Errors name the file and the
+ * tensor or key. Not here: name mapping between layouts (names_flux.h, and each network's own
+ * translation) and device upload (loader.h).
+ *
+ * Thread-safety: an open wt_file is immutable; concurrent readers are fine. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,34 +26,55 @@ struct wt_tensor {
     const char   *name;
     enum lw_dtype dtype;
     int           ndim;
-    int64_t       shape[WT_MAX_DIMS];
-    const void   *data;
+    int64_t       shape[WT_MAX_DIMS]; /* outermost first */
+    const void   *data;               /* into the read-only map; ggml blocks for quantised types */
     uint64_t      bytes;
-    float         scale; /* multiplies F8 values (1 when the file gives none) */
+    float         scale; /* multiplies F8 values: a ComfyUI `*.scale_weight` companion, else 1 */
     const char   *file;  /* path of the file holding it */
 };
 
-/* Opens a .safetensors file or a folder holding *.safetensors shards (an *.index.json, if present,
- * is not needed: every shard in the folder is read). LW_ERR_FILE when it cannot be read,
- * LW_ERR_FORMAT for a malformed header, LW_ERR_DTYPE for an element type we do not read. */
+/* Opens weights. `path` is detected by content, not by name:
+ *  - a file starting with "GGUF": GGUF v2/v3 (general.alignment honoured, KVs as metadata);
+ *  - a `*.json` file: a safetensors index (`weight_map`, shards relative to the index's folder);
+ *  - any other file: safetensors;
+ *  - a folder: its `*.safetensors.index.json` if it has exactly one, else every `*.safetensors`
+ *    in it (sorted by name) read as one set.
+ * LW_ERR_FILE when something cannot be read, LW_ERR_FORMAT for a malformed or lying header
+ * (offsets out of range or overlapping, sizes that disagree with shape × dtype, duplicate names),
+ * LW_ERR_DTYPE for an element type we do not read, LW_ERR_MISSING when an index names a tensor its
+ * shard lacks. On error *out is NULL and nothing stays open. */
 enum lw_status wt_open(const char *path, struct wt_file **out, struct lw_error *err);
-void           wt_close(struct wt_file *file);
+void           wt_close(struct wt_file *file); /* NULL is fine */
 
 size_t                  wt_count(const struct wt_file *file);
-const struct wt_tensor *wt_at(const struct wt_file *file, size_t index);
-/* NULL when absent. */
+const struct wt_tensor *wt_at(const struct wt_file *file, size_t index); /* NULL past the end */
+/* By exact name (binary search); NULL when absent. */
 const struct wt_tensor *wt_find(const struct wt_file *file, const char *name);
-/* A string value of the `__metadata__` object (the first shard that has the key), or NULL. */
+/* Metadata as strings: safetensors `__metadata__` string values (the first shard that has the key);
+ * GGUF key/values rendered as text (numbers in decimal, bools true/false, strings raw, arrays as
+ * JSON). NULL when absent. Valid until wt_close. */
 const char *wt_metadata(const struct wt_file *file, const char *key);
+size_t      wt_metadata_count(const struct wt_file *file);
+const char *wt_metadata_key(const struct wt_file *file, size_t index); /* sorted; NULL past end */
+/* "safetensors" or "gguf". */
+const char *wt_format(const struct wt_file *file);
+/* Files the set was read from (shards; 1 for a single file). */
+size_t      wt_file_count(const struct wt_file *file);
+const char *wt_file_path(const struct wt_file *file, size_t index);
 
 /* Elements of a tensor: the product of its shape. */
 uint64_t wt_elements(const struct wt_tensor *tensor);
 
 /* Converts a tensor (or a caller-made narrower view of one: data, bytes and shape adjusted
- * consistently) to f32. `count` must equal wt_elements. F32, F16, BF16, F8_E4M3 (× scale), I32, I64. */
+ * consistently, whole blocks for quantised types) to f32. `count` must equal wt_elements.
+ * F32, F16, BF16, F8_E4M3 (× scale), I32, I64, and the GGUF quantisations Q8_0, Q4_0, Q4_1, Q5_0,
+ * Q5_1, Q4_K, Q5_K, Q6_K. LW_ERR_SHAPE on a count or size mismatch. */
 enum lw_status wt_read_f32(const struct wt_tensor *tensor, float *out, uint64_t count,
                            struct lw_error *err);
 
-/* Writes a safetensors file. `meta` is NULL or a NULL-terminated list of key, value strings. */
+/* Writes a safetensors file: tensors in the given order, each `bytes` long in its own dtype (F32,
+ * F16, BF16, F8_E4M3, I32, I64: the ones safetensors names). `meta` is NULL or a NULL-terminated
+ * list of key, value strings for `__metadata__`. LW_ERR_ARGUMENT for a tensor whose bytes disagree
+ * with its shape, LW_ERR_DTYPE for a quantised one, LW_ERR_FILE when writing fails. */
 enum lw_status wt_write_safetensors(const char *path, const struct wt_tensor *tensors, size_t count,
                                     const char *const *meta, struct lw_error *err);
