@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "loader.h"
+#include "names_flux.h"
 #include "ops.h"
 #include "weights.h"
 
@@ -78,11 +79,6 @@ struct flux_model {
 /* ---------------------------------------------------------------------------------------------- */
 /* Loading                                                                                         */
 
-static bool comfy_name(const char *name, char *out, size_t size) {
-    snprintf(out, size, "model.diffusion_model.%s", name);
-    return true;
-}
-
 static void linear_load(struct ld_loader *ld, struct flux_linear *l, const char *name, int64_t out,
                         int64_t in) {
     char w[200], b[200];
@@ -112,8 +108,8 @@ static enum lw_status config_read(struct ld_loader *ld, struct flux_config *c, s
     const struct wt_tensor *q = ld_find(ld, "double_blocks.0.img_attn.norm.query_norm.scale");
     if (!img_in || img_in->ndim != 2 || !txt_in || txt_in->ndim != 2 || !vec_in || vec_in->ndim != 2)
         return lw_error_set(err, LW_ERR_MISSING,
-                            "%s: not a FLUX transformer in BFL naming (img_in, txt_in or vector_in "
-                            "missing)", ld->path);
+                            "%s: not a FLUX transformer in BFL, ComfyUI or diffusers naming "
+                            "(img_in, txt_in or vector_in missing)", ld->path);
     c->hidden = ld_meta_int(ld, "flux.hidden_size", img_in->shape[0]);
     int64_t head_dim = q && q->ndim == 1 ? q->shape[0] : 128;
     c->heads = ld_meta_int(ld, "flux.num_heads", c->hidden / head_dim);
@@ -171,8 +167,7 @@ enum lw_status flux_load(struct cmp_device *device, const char *path, struct flu
     if (status == LW_OK) status = ld_resources_create(device, &m->res, err);
     if (status != LW_OK) goto cleanup;
     struct ld_loader ld = {.device = device, .arena = m->res.weights, .file = file, .path = path, .err = err};
-    if (!wt_find(file, "img_in.weight") && wt_find(file, "model.diffusion_model.img_in.weight"))
-        ld.translate = comfy_name;
+    ld.resolve = wt_flux_resolve; /* BFL, ComfyUI or diffusers naming (names_flux.h) */
     if ((status = config_read(&ld, &m->cfg, err)) != LW_OK) goto cleanup;
     const struct flux_config *c = &m->cfg;
     int64_t                   d = c->hidden, f = c->mlp_hidden, hd = c->head_dim;

@@ -22,6 +22,16 @@ void ld_resources_destroy(struct ld_resources *res) {
 
 const struct wt_tensor *ld_find(struct ld_loader *ld, const char *name) {
     char translated[512];
+    if (ld->resolve) {
+        if (ld->resolve(ld->file, name, &ld->parts, NULL) != LW_OK) return NULL;
+        if (ld->parts.count == 1 && !ld->parts.swap_halves) return ld->parts.part[0];
+        snprintf(ld->assembled_name, sizeof ld->assembled_name, "%s", name);
+        ld->assembled = (struct wt_tensor){.name = ld->assembled_name, .dtype = ld->parts.dtype,
+                                           .ndim = ld->parts.ndim, .bytes = ld->parts.bytes,
+                                           .scale = ld->parts.part[0]->scale, .file = ld->parts.part[0]->file};
+        memcpy(ld->assembled.shape, ld->parts.shape, sizeof ld->assembled.shape);
+        return &ld->assembled;
+    }
     if (ld->translate && ld->translate(name, translated, sizeof translated))
         return wt_find(ld->file, translated);
     return wt_find(ld->file, name);
@@ -46,6 +56,10 @@ static const struct wt_tensor *checked(struct ld_loader *ld, const char *name, i
                                        const int64_t *shape) {
     if (ld->status != LW_OK) return NULL;
     const struct wt_tensor *t = ld_find(ld, name);
+    if (!t && ld->resolve) { /* say why: missing, or parts that do not fit */
+        ld->status = ld->resolve(ld->file, name, &ld->parts, ld->err);
+        return NULL;
+    }
     if (!t) {
         ld->status = lw_error_set(ld->err, LW_ERR_MISSING, "%s: tensor %s is missing", ld->path, name);
         return NULL;
@@ -83,6 +97,27 @@ static struct op_tensor upload(struct ld_loader *ld, const char *name, const voi
     return describe(view, dtype, t);
 }
 
+static enum lw_status read_f32(struct ld_loader *ld, const struct wt_tensor *t, float *out,
+                               uint64_t count);
+
+static struct op_tensor weight_f16(struct ld_loader *ld, const char *name, const struct wt_tensor *t) {
+    struct op_tensor none = {0}, out = none;
+    uint64_t         n = wt_elements(t);
+    float           *host = malloc((n ? n : 1) * sizeof *host);
+    uint16_t        *half = malloc((n ? n : 1) * sizeof *half);
+    if (!host || !half) {
+        free(host), free(half);
+        ld->status = lw_error_set(ld->err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %s",
+                                  ld->path, name);
+        return none;
+    }
+    ld->status = read_f32(ld, t, host, n);
+    for (uint64_t i = 0; ld->status == LW_OK && i < n; i++) half[i] = lw_f32_to_f16(host[i]);
+    if (ld->status == LW_OK) out = upload(ld, name, half, n * 2, LW_DTYPE_F16, t);
+    free(host), free(half);
+    return out;
+}
+
 struct op_tensor ld_weight(struct ld_loader *ld, const char *name, int ndim, const int64_t *shape) {
     struct op_tensor        none = {0};
     const struct wt_tensor *t = checked(ld, name, ndim, shape);
@@ -90,7 +125,27 @@ struct op_tensor ld_weight(struct ld_loader *ld, const char *name, int ndim, con
     /* fp8 and integer tensors have no kernel path: widen them to f32 on the way. */
     if (t->dtype == LW_DTYPE_F8_E4M3 || t->dtype == LW_DTYPE_I32 || t->dtype == LW_DTYPE_I64)
         return ld_weight_f32(ld, name, ndim, shape);
-    return upload(ld, name, t->data, t->bytes, t->dtype, t);
+    /* ggml blocks: until the matmul kernels read them, dequantise to f16 (one tensor at a time). */
+    if (lw_dtype_info(t->dtype)->block_elems > 1) return weight_f16(ld, name, t);
+    if (t != &ld->assembled) return upload(ld, name, t->data, t->bytes, t->dtype, t);
+    void *host = malloc(t->bytes ? t->bytes : 1);
+    if (!host) {
+        ld->status = lw_error_set(ld->err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %s",
+                                  ld->path, name);
+        return none;
+    }
+    struct op_tensor out = none;
+    ld->status = wt_parts_copy(&ld->parts, host, t->bytes, ld->err);
+    if (ld->status == LW_OK) out = upload(ld, name, host, t->bytes, t->dtype, t);
+    free(host);
+    return out;
+}
+
+/* A tensor found by ld_find (possibly assembled from parts) as f32. */
+static enum lw_status read_f32(struct ld_loader *ld, const struct wt_tensor *t, float *out,
+                               uint64_t count) {
+    if (t == &ld->assembled) return wt_parts_read_f32(&ld->parts, out, count, ld->err);
+    return wt_read_f32(t, out, count, ld->err);
 }
 
 struct op_tensor ld_weight_f32(struct ld_loader *ld, const char *name, int ndim,
@@ -100,14 +155,15 @@ struct op_tensor ld_weight_f32(struct ld_loader *ld, const char *name, int ndim,
     if (!t) return none;
     uint64_t count = 1;
     for (int i = 0; i < t->ndim; i++) count *= (uint64_t)t->shape[i];
-    if (t->dtype == LW_DTYPE_F32) return upload(ld, name, t->data, count * 4, LW_DTYPE_F32, t);
+    if (t->dtype == LW_DTYPE_F32 && t != &ld->assembled)
+        return upload(ld, name, t->data, count * 4, LW_DTYPE_F32, t);
     float *host = malloc(count * sizeof *host);
     if (!host) {
         ld->status = lw_error_set(ld->err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %s",
                                   ld->path, name);
         return none;
     }
-    ld->status = wt_read_f32(t, host, count, ld->err);
+    ld->status = read_f32(ld, t, host, count);
     struct op_tensor out = none;
     if (ld->status == LW_OK) out = upload(ld, name, host, count * 4, LW_DTYPE_F32, t);
     free(host);
@@ -130,7 +186,7 @@ enum lw_status ld_read_host(struct ld_loader *ld, const char *name, float *out, 
         return ld->status = lw_error_set(ld->err, LW_ERR_SHAPE,
                                          "%s: tensor %s has %llu elements, expected %llu", ld->path,
                                          name, (unsigned long long)have, (unsigned long long)count);
-    return ld->status = wt_read_f32(t, out, count, ld->err);
+    return ld->status = read_f32(ld, t, out, count);
 }
 
 struct op_tensor ld_weightf(struct ld_loader *ld, int ndim, const int64_t *shape, const char *fmt,

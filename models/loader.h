@@ -4,7 +4,8 @@
  * file and tensor named) and every later call returns an absent tensor, so a network's load
  * function reads as a plain list of its tensors and checks the status once at the end (the same
  * pattern as cmp_cmd's recording errors). Weights keep their file dtype on the device (matmul and
- * conv kernels dequantise); vectors used by norms and biases are converted to f32. */
+ * conv kernels dequantise) except ggml block types, dequantised to f16 on the host until the
+ * kernels read them; vectors used by norms and biases are converted to f32. */
 #pragma once
 
 #include <stdarg.h>
@@ -34,9 +35,20 @@ struct ld_loader {
     /* Optional name translation (e.g. BFL → diffusers): writes the file's name for `name` into
      * `out` and returns true, or returns false to use `name` as it is. */
     bool (*translate)(const char *name, char *out, size_t out_size);
+    /* Optional, instead of `translate`: finds `name` as parts to concatenate (names_flux.h's
+     * wt_flux_resolve fits). A tensor stored in several parts is assembled on the host, one tensor
+     * at a time, just before its upload. */
+    enum lw_status (*resolve)(const struct wt_file *file, const char *name, struct wt_parts *out,
+                              struct lw_error *err);
+    /* ld_find's answer for a tensor stored in parts: name, dtype and shape only (data is NULL). */
+    struct wt_tensor assembled;
+    struct wt_parts  parts;
+    char             assembled_name[200];
 };
 
-/* Finds a tensor by (translated) name; NULL if absent (no error recorded). */
+/* Finds a tensor by (translated or resolved) name; NULL if absent (no error recorded). For a tensor
+ * stored in parts the answer describes the whole (shape, dtype) with data NULL, valid until the
+ * next call on this loader. */
 const struct wt_tensor *ld_find(struct ld_loader *ld, const char *name);
 
 /* Uploads tensor `name` in its own dtype, checking it has `ndim` dims equal to `shape` (an entry of

@@ -523,3 +523,75 @@ enum lw_status wt_read_f32(const struct wt_tensor *t, float *out, uint64_t count
     }
     return LW_OK;
 }
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Tensors assembled from parts                                                                    */
+
+enum lw_status wt_parts_finish(struct wt_parts *p, struct lw_error *err) {
+    if (p->count < 1 || p->count > WT_MAX_PARTS)
+        return lw_error_set(err, LW_ERR_ARGUMENT, "%d parts (1 to %d)", p->count, WT_MAX_PARTS);
+    const struct wt_tensor *first = p->part[0];
+    p->dtype = first->dtype;
+    p->ndim = first->ndim > 0 ? first->ndim : 1;
+    memcpy(p->shape, first->shape, sizeof p->shape);
+    if (first->ndim == 0) p->shape[0] = 1;
+    p->bytes = first->bytes;
+    for (int k = 1; k < p->count; k++) {
+        const struct wt_tensor *t = p->part[k];
+        bool                    fits = t->ndim == first->ndim && t->ndim > 0;
+        for (int d = 1; fits && d < t->ndim; d++) fits = t->shape[d] == first->shape[d];
+        if (t->dtype != first->dtype)
+            return lw_error_set(err, LW_ERR_DTYPE, "%s: tensor %s is %s, %s is %s: they cannot be "
+                                "concatenated", t->file, t->name, lw_dtype_info(t->dtype)->name,
+                                first->name, lw_dtype_info(first->dtype)->name);
+        if (!fits)
+            return lw_error_set(err, LW_ERR_SHAPE, "%s: tensors %s and %s differ beyond their first "
+                                "dimension: they cannot be concatenated", t->file, first->name, t->name);
+        p->shape[0] += t->shape[0];
+        p->bytes += t->bytes;
+    }
+    if (p->swap_halves && p->shape[0] % 2)
+        return lw_error_set(err, LW_ERR_SHAPE, "%s: tensor %s: %lld rows cannot be split in halves",
+                            first->file, first->name, (long long)p->shape[0]);
+    return LW_OK;
+}
+
+static void swap_halves(uint8_t *p, uint64_t bytes) {
+    for (uint64_t i = 0, half = bytes / 2; i < half; i++) {
+        uint8_t t = p[i];
+        p[i] = p[i + half], p[i + half] = t;
+    }
+}
+
+enum lw_status wt_parts_copy(const struct wt_parts *p, void *out, uint64_t bytes,
+                             struct lw_error *err) {
+    if (bytes != p->bytes)
+        return lw_error_set(err, LW_ERR_SHAPE, "%s: %llu bytes asked, the parts hold %llu",
+                            p->part[0]->name, (unsigned long long)bytes, (unsigned long long)p->bytes);
+    uint64_t at = 0;
+    for (int k = 0; k < p->count; k++) {
+        if (p->part[k]->bytes) memcpy((uint8_t *)out + at, p->part[k]->data, p->part[k]->bytes);
+        at += p->part[k]->bytes;
+    }
+    if (p->swap_halves) swap_halves(out, bytes);
+    return LW_OK;
+}
+
+enum lw_status wt_parts_read_f32(const struct wt_parts *p, float *out, uint64_t count,
+                                 struct lw_error *err) {
+    uint64_t at = 0;
+    for (int k = 0; k < p->count; k++) {
+        uint64_t       n = wt_elements(p->part[k]);
+        enum lw_status status = at + n <= count ? wt_read_f32(p->part[k], out + at, n, err)
+                                                : lw_error_set(err, LW_ERR_SHAPE, "%s: %llu elements "
+                                                               "asked, the parts hold more", p->part[0]->name,
+                                                               (unsigned long long)count);
+        if (status != LW_OK) return status;
+        at += n;
+    }
+    if (at != count)
+        return lw_error_set(err, LW_ERR_SHAPE, "%s: %llu elements asked, the parts hold %llu",
+                            p->part[0]->name, (unsigned long long)count, (unsigned long long)at);
+    if (p->swap_halves) swap_halves((uint8_t *)out, count * sizeof *out);
+    return LW_OK;
+}

@@ -78,3 +78,29 @@ enum lw_status wt_read_f32(const struct wt_tensor *tensor, float *out, uint64_t 
  * with its shape, LW_ERR_DTYPE for a quantised one, LW_ERR_FILE when writing fails. */
 enum lw_status wt_write_safetensors(const char *path, const struct wt_tensor *tensors, size_t count,
                                     const char *const *meta, struct lw_error *err);
+
+/* A tensor assembled from others: `count` source tensors concatenated along dim 0 (outermost), in
+ * order, then optionally its two row halves exchanged. This is how a fused BFL weight is read from
+ * a file that stores it split (names_flux.h). All parts share dtype and trailing dims. */
+#define WT_MAX_PARTS 4
+struct wt_parts {
+    int                     count;
+    const struct wt_tensor *part[WT_MAX_PARTS];
+    bool                    swap_halves;
+    enum lw_dtype           dtype;
+    int                     ndim;
+    int64_t                 shape[WT_MAX_DIMS]; /* of the result */
+    uint64_t                bytes;              /* of the result, in `dtype` */
+};
+
+/* Fills shape, dtype and bytes from part[0..count) and swap_halves, checking the parts fit together
+ * (same dtype and trailing dims; an even row count to swap). LW_ERR_SHAPE / LW_ERR_DTYPE naming the
+ * parts otherwise. */
+enum lw_status wt_parts_finish(struct wt_parts *parts, struct lw_error *err);
+/* The result's bytes in its stored dtype (`bytes` must equal parts->bytes): for an upload that keeps
+ * the file's dtype. Rows are whole blocks for quantised dtypes, so concatenation is byte-wise. */
+enum lw_status wt_parts_copy(const struct wt_parts *parts, void *out, uint64_t bytes,
+                             struct lw_error *err);
+/* The result as f32 (`count` must be its element count). */
+enum lw_status wt_parts_read_f32(const struct wt_parts *parts, float *out, uint64_t count,
+                                 struct lw_error *err);
