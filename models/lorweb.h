@@ -8,17 +8,21 @@
 #include "status.h"
 
 struct lorweb_config {
-    int64_t heads;            /* lora_heads (1) */
-    bool    softmax;          /* lora_softmax: softmax, else tanh */
-    bool    mean;             /* mixing_coeffs_type: mean, else clamped sum */
-    bool    project;          /* query_projection_type: linear, else none (identity) */
-    char    query_mode[32];   /* "cat-aa'b" is the one the engine builds */
+    int64_t heads;            /* lora_heads (required) */
+    bool    softmax;          /* lora_softmax: softmax, else tanh (default true) */
+    bool    mean;             /* mixing_coeffs_type: mean, else clamped sum (default mean) */
+    bool    project;          /* query_projection_type: linear, else none (identity) (default linear) */
+    bool    pool_max;         /* pooling_type: max, else avg (internal-query modes only) */
+    char    query_mode[32];   /* "cat-aa'b" is the one the engine builds (default "aa'bb'") */
+    char    query_model[64];  /* external_query_model (default openai/clip-vit-large-patch14) */
+    int64_t basis, keys_dim;  /* loras_num, lora_keys_dim (informative: shapes decide; 0 if absent) */
     int64_t rank, alpha;      /* network.linear / linear_alpha (informative: the scale is 1) */
 };
 
-/* Reads config.process[0].network.network_kwargs.* with libyaml. Missing optional keys take the
- * loader defaults (softmax, mean, linear, heads 1); wrong types or an unknown value are
- * LW_ERR_FORMAT naming the file and field. */
+/* Reads config.process[0].network.network_kwargs.* (and network.linear / linear_alpha) with
+ * libyaml (models/lorweb_config.c). lora_heads is required (LW_ERR_MISSING naming the field);
+ * other fields take the reference loader's defaults when absent; a wrong type or an unknown value
+ * is LW_ERR_FORMAT naming the file, line and field; LW_ERR_FILE when it cannot be read. */
 enum lw_status lorweb_config_read(const char *path, struct lorweb_config *out, struct lw_error *err);
 
 /* Mixing coefficients of one module: q = P·e (or e), per head logits q_h·k_{n,h}/√d_h, softmax or
