@@ -9,3 +9,4 @@ int cli_bench(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
 int cli_coeffs(int argc, char **argv);
 int cli_eval(int argc, char **argv);
+int cli_models(int argc, char **argv);
