@@ -16,7 +16,7 @@ static const struct subcommand subcommands[] = {
     {"component", cli_component, "run one model component on safetensors inputs (conformance)"},
     {"coeffs", cli_coeffs, "per-basis mixing weights of a triplet (--a --a-prime --b [--model])"},
     {"eval", cli_eval, "run triplet folders and report CLIP direction, preservation, PSNR, SSIM"},
-    {"models", cli_models, "which model files were found (ComfyUI, HF cache, models.conf), what is missing"},
+    {"models", cli_models, "model files found (ComfyUI, HF cache, models.conf) and missing"},
     {"tokenize", cli_tokenize, "token ids of a text: tokenize clip|t5 --vocab PATH TEXT"},
     {"bench", cli_bench, "kernel throughput against OpenBLAS, measured in the same run (--quick)"},
 };

@@ -21,40 +21,49 @@
 static const struct {
     const char *key, *title, *source;
 } components[MD_COUNT] = {
-    [MD_FLUX] = {"flux", "FLUX.1 Kontext transformer",
-                 "huggingface.co/black-forest-labs/FLUX.1-Kontext-dev: flux1-kontext-dev.safetensors "
-                 "(23.8 GB, bf16; gated: accept the FLUX.1 [dev] Non-Commercial License and download with a "
-                 "Hugging Face token) into ComfyUI's models/diffusion_models/; or its transformer/ folder "
-                 "(diffusers, 3 shards + index); or a GGUF from huggingface.co/QuantStack/"
-                 "FLUX.1-Kontext-dev-GGUF (Q8_0 12.7 GB, Q4_0 6.8 GB)"},
-    [MD_AE] = {"ae", "autoencoder",
-               "huggingface.co/black-forest-labs/FLUX.1-Kontext-dev: ae.safetensors (335 MB; gated as "
-               "above) into models/vae/; or its vae/ folder"},
-    [MD_CLIP_TEXT] = {"clip_text", "CLIP-L text encoder",
-                      "huggingface.co/comfyanonymous/flux_text_encoders: clip_l.safetensors (246 MB, not "
-                      "gated) into models/text_encoders/; or text_encoder/ of the FLUX.1 Kontext repository"},
-    [MD_T5] = {"t5", "T5-XXL text encoder",
-               "huggingface.co/comfyanonymous/flux_text_encoders: t5xxl_fp16.safetensors (9.79 GB) or "
-               "t5xxl_fp8_e4m3fn.safetensors (4.89 GB), not gated, into models/text_encoders/; or a GGUF "
-               "from huggingface.co/city96/t5-v1_1-xxl-encoder-gguf (Q8_0 5.06 GB); or text_encoder_2/ of "
-               "the FLUX.1 Kontext repository"},
-    [MD_TOKENIZER_CLIP] = {"tokenizer_clip", "CLIP tokenizer",
-                           "huggingface.co/black-forest-labs/FLUX.1-Kontext-dev: tokenizer/ (vocab.json, "
-                           "merges.txt); or the same two files from huggingface.co/openai/"
-                           "clip-vit-large-patch14 (not gated)"},
-    [MD_TOKENIZER_T5] = {"tokenizer_t5", "T5 tokenizer",
-                         "huggingface.co/black-forest-labs/FLUX.1-Kontext-dev: tokenizer_2/spiece.model; or "
-                         "spiece.model from huggingface.co/google/t5-v1_1-xxl (not gated)"},
-    [MD_CLIP_VISION] = {"clip_vision", "CLIP ViT-L/14 vision encoder",
-                        "huggingface.co/openai/clip-vit-large-patch14: model.safetensors (1.71 GB, fp32, not "
-                        "gated) into models/clip_vision/"},
-    [MD_LORWEB] = {"lorweb", "LoRWeB basis",
-                   "huggingface.co/hilamanor/lorweb: the LoRWeB checkpoint (README: lorweb_model/"
-                   "lorweb_model.safetensors, about 1.67 GB, fp16; NVIDIA non-commercial licence) into "
-                   "models/loras/ or $XDG_DATA_HOME/lorweb/models/, with its config.yaml next to it"},
-    [MD_LORWEB_CONFIG] = {"lorweb_config", "LoRWeB config.yaml",
-                          "huggingface.co/hilamanor/lorweb: config.yaml, into the folder of the LoRWeB "
-                          "checkpoint"},
+    [MD_FLUX] =
+        {"flux", "FLUX.1 Kontext transformer",
+         "huggingface.co/black-forest-labs/FLUX.1-Kontext-dev: flux1-kontext-dev.safetensors "
+         "(23.8 GB, bf16; gated: accept the FLUX.1 [dev] Non-Commercial License and download "
+         "with a Hugging Face token) into ComfyUI's models/diffusion_models/; or its "
+         "transformer/ folder (diffusers, 3 shards + index); or a GGUF from "
+         "huggingface.co/QuantStack/FLUX.1-Kontext-dev-GGUF (Q8_0 12.7 GB, Q4_0 6.8 GB)"},
+    [MD_AE] =
+        {"ae", "autoencoder",
+         "huggingface.co/black-forest-labs/FLUX.1-Kontext-dev: ae.safetensors (335 MB; gated as "
+         "above) into models/vae/; or its vae/ folder"},
+    [MD_CLIP_TEXT] =
+        {"clip_text", "CLIP-L text encoder",
+         "huggingface.co/comfyanonymous/flux_text_encoders: clip_l.safetensors (246 MB, not "
+         "gated) into models/text_encoders/; or text_encoder/ of the FLUX.1 Kontext repository"},
+    [MD_T5] =
+        {"t5", "T5-XXL text encoder",
+         "huggingface.co/comfyanonymous/flux_text_encoders: t5xxl_fp16.safetensors (9.79 GB) or "
+         "t5xxl_fp8_e4m3fn.safetensors (4.89 GB), not gated, into models/text_encoders/; or a GGUF "
+         "from huggingface.co/city96/t5-v1_1-xxl-encoder-gguf (Q8_0 5.06 GB); or "
+         "text_encoder_2/ of the FLUX.1 Kontext repository"},
+    [MD_TOKENIZER_CLIP] =
+        {"tokenizer_clip", "CLIP tokenizer",
+         "huggingface.co/black-forest-labs/FLUX.1-Kontext-dev: tokenizer/ (vocab.json, "
+         "merges.txt); or the same two files from huggingface.co/openai/"
+         "clip-vit-large-patch14 (not gated)"},
+    [MD_TOKENIZER_T5] =
+        {"tokenizer_t5", "T5 tokenizer",
+         "huggingface.co/black-forest-labs/FLUX.1-Kontext-dev: tokenizer_2/spiece.model; or "
+         "spiece.model from huggingface.co/google/t5-v1_1-xxl (not gated)"},
+    [MD_CLIP_VISION] =
+        {"clip_vision", "CLIP ViT-L/14 vision encoder",
+         "huggingface.co/openai/clip-vit-large-patch14: model.safetensors (1.71 GB, fp32, not "
+         "gated) into models/clip_vision/"},
+    [MD_LORWEB] =
+        {"lorweb", "LoRWeB basis",
+         "huggingface.co/hilamanor/lorweb: the LoRWeB checkpoint (README: lorweb_model/"
+         "lorweb_model.safetensors, about 1.67 GB, fp16; NVIDIA non-commercial licence) into "
+         "models/loras/ or $XDG_DATA_HOME/lorweb/models/, with its config.yaml next to it"},
+    [MD_LORWEB_CONFIG] =
+        {"lorweb_config", "LoRWeB config.yaml",
+         "huggingface.co/hilamanor/lorweb: config.yaml, into the folder of the LoRWeB "
+         "checkpoint"},
 };
 
 const char *md_component_key(enum md_component c) {
@@ -72,16 +81,21 @@ const char *md_component_source(enum md_component c) {
 uint64_t md_memory(const struct md_found *f, const char *precision) {
     double per; /* bytes per matrix element */
     if (!strcmp(precision, "stored")) return f->matrix_bytes + 4 * f->vector_params;
-    if (!strcmp(precision, "bf16")) per = 2;
-    else if (!strcmp(precision, "fp8")) per = 1;
-    else if (!strcmp(precision, "q8_0")) per = 34.0 / 32;
-    else if (!strcmp(precision, "q4_0")) per = 18.0 / 32;
-    else return 0;
+    if (!strcmp(precision, "bf16"))
+        per = 2;
+    else if (!strcmp(precision, "fp8"))
+        per = 1;
+    else if (!strcmp(precision, "q8_0"))
+        per = 34.0 / 32;
+    else if (!strcmp(precision, "q4_0"))
+        per = 18.0 / 32;
+    else
+        return 0;
     return (uint64_t)((double)f->matrix_params * per) + 4 * f->vector_params;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Candidates                                                                                      */
+/* Candidates */
 
 struct candidate {
     int  comp, origin, rank; /* lower origin and rank win */
@@ -114,7 +128,8 @@ static bool has_suffix(const char *s, const char *suffix) {
 static bool contains_nocase(const char *s, const char *word) {
     for (size_t n = strlen(word); *s; s++) {
         size_t i = 0;
-        while (i < n && s[i] && tolower((unsigned char)s[i]) == word[i]) i++;
+        while (i < n && s[i] && tolower((unsigned char)s[i]) == word[i])
+            i++;
         if (i == n) return true;
     }
     return false;
@@ -132,7 +147,8 @@ static bool is_dir(const char *path) {
 
 static bool lorweb_file(const struct wt_file *f) {
     for (size_t i = 0; i < wt_count(f); i++)
-        if (has_suffix(wt_at(f, i)->name, ".lora_keys") || has_suffix(wt_at(f, i)->name, ".lora_keys.weight"))
+        if (has_suffix(wt_at(f, i)->name, ".lora_keys") ||
+            has_suffix(wt_at(f, i)->name, ".lora_keys.weight"))
             return true;
     return false;
 }
@@ -141,11 +157,14 @@ static bool lorweb_file(const struct wt_file *f) {
 static unsigned classify(const struct wt_file *f) {
     unsigned m = 0;
     if (wt_flux_layout(f) != WT_FLUX_UNKNOWN) m |= 1u << MD_FLUX;
-    if (wt_find(f, "encoder.conv_in.weight") && wt_find(f, "decoder.conv_in.weight")) m |= 1u << MD_AE;
+    if (wt_find(f, "encoder.conv_in.weight") && wt_find(f, "decoder.conv_in.weight"))
+        m |= 1u << MD_AE;
     if (wt_find(f, "text_model.embeddings.token_embedding.weight")) m |= 1u << MD_CLIP_TEXT;
-    if (wt_find(f, "vision_model.embeddings.patch_embedding.weight") && wt_find(f, "visual_projection.weight"))
+    if (wt_find(f, "vision_model.embeddings.patch_embedding.weight") &&
+        wt_find(f, "visual_projection.weight"))
         m |= 1u << MD_CLIP_VISION;
-    if (wt_find(f, "encoder.block.0.layer.0.SelfAttention.q.weight") || wt_find(f, "enc.blk.0.attn_q.weight"))
+    if (wt_find(f, "encoder.block.0.layer.0.SelfAttention.q.weight") ||
+        wt_find(f, "enc.blk.0.attn_q.weight"))
         m |= 1u << MD_T5;
     if (lorweb_file(f)) m |= 1u << MD_LORWEB;
     return m;
@@ -193,7 +212,8 @@ static char **list_dir(const char *path, size_t *count) {
 }
 
 static bool weight_name(const char *name) {
-    return has_suffix(name, ".safetensors") || has_suffix(name, ".sft") || has_suffix(name, ".gguf");
+    return has_suffix(name, ".safetensors") || has_suffix(name, ".sft") ||
+           has_suffix(name, ".gguf");
 }
 
 /* A folder read as one weight set: it has an index, or numbered shards. */
@@ -226,13 +246,14 @@ static void scan_dir(struct scan *s, const char *dir, int depth) {
         merges |= !strcmp(names[i], "merges.txt");
     }
     if (vocab && merges) add(s, MD_TOKENIZER_CLIP, dir, 0);
-    for (size_t i = 0; i < count; i++) free(names[i]);
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
     free(names);
 }
 
 static void scan_comfyui(struct scan *s, const char *models) {
-    static const char *const subdirs[] = {"diffusion_models", "unet", "vae", "text_encoders", "clip",
-                                          "clip_vision", "loras"};
+    static const char *const subdirs[] = {
+        "diffusion_models", "unet", "vae", "text_encoders", "clip", "clip_vision", "loras"};
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
         char path[MD_PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", models, subdirs[i]);
@@ -247,33 +268,41 @@ static void scan_hf_cache(struct scan *s, const char *cache) {
     for (size_t i = 0; i < count; i++) {
         char path[MD_PATH_MAX], rev[128] = "";
         if (strncmp(repos[i], "models--", 8)) continue;
-        if (snprintf(path, sizeof path, "%s/%s/refs/main", cache, repos[i]) >= (int)sizeof path) continue;
+        if (snprintf(path, sizeof path, "%s/%s/refs/main", cache, repos[i]) >= (int)sizeof path)
+            continue;
         FILE *ref = fopen(path, "r");
         if (ref) {
             if (!fgets(rev, sizeof rev, ref)) rev[0] = 0;
             fclose(ref);
             rev[strcspn(rev, "\r\n")] = 0;
         }
-        bool fits = snprintf(path, sizeof path, "%s/%s/snapshots/%s", cache, repos[i], rev) < (int)sizeof path;
-        if (!fits || !rev[0] || strchr(rev, '/') || !is_dir(path)) { /* no usable ref: the last snapshot */
+        bool fits = snprintf(path, sizeof path, "%s/%s/snapshots/%s", cache, repos[i], rev) <
+                    (int)sizeof path;
+        if (!fits || !rev[0] || strchr(rev, '/') ||
+            !is_dir(path)) { /* no usable ref: the last snapshot */
             size_t n;
             char   snapshots[MD_PATH_MAX];
-            if (snprintf(snapshots, sizeof snapshots, "%s/%s/snapshots", cache, repos[i]) >= (int)sizeof snapshots)
+            if (snprintf(snapshots, sizeof snapshots, "%s/%s/snapshots", cache, repos[i]) >=
+                (int)sizeof snapshots)
                 continue;
             char **revs = list_dir(snapshots, &n);
-            if (n && snprintf(path, sizeof path, "%s/%s", snapshots, revs[n - 1]) >= (int)sizeof path) n = 0;
-            for (size_t k = 0; k < n; k++) free(revs[k]);
+            if (n &&
+                snprintf(path, sizeof path, "%s/%s", snapshots, revs[n - 1]) >= (int)sizeof path)
+                n = 0;
+            for (size_t k = 0; k < n; k++)
+                free(revs[k]);
             free(revs);
             if (!n) continue;
         }
         scan_dir(s, path, SCAN_DEPTH - 1);
     }
-    for (size_t i = 0; i < count; i++) free(repos[i]);
+    for (size_t i = 0; i < count; i++)
+        free(repos[i]);
     free(repos);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Describing the chosen file                                                                      */
+/* Describing the chosen file */
 
 static void hash_file(const char *path, bool full, struct sha256 *h) {
     FILE *in = fopen(path, "rb");
@@ -281,7 +310,8 @@ static void hash_file(const char *path, bool full, struct sha256 *h) {
     static uint8_t buf[QUICK_BYTES];
     size_t         n;
     if (full) {
-        while ((n = fread(buf, 1, sizeof buf, in)) > 0) sha256_update(h, buf, n);
+        while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+            sha256_update(h, buf, n);
     } else { /* first and last MiB and the size: cheap, and changes with any real difference */
         n = fread(buf, 1, sizeof buf, in);
         sha256_update(h, buf, n);
@@ -308,8 +338,10 @@ static void describe_weights(struct md_found *m, bool full_hash) {
     for (size_t i = 0; i < wt_count(f); i++) {
         const struct wt_tensor *t = wt_at(f, i);
         uint64_t                n = wt_elements(t);
-        if (t->ndim >= 2) m->matrix_params += n, m->matrix_bytes += t->bytes;
-        else m->vector_params += n;
+        if (t->ndim >= 2)
+            m->matrix_params += n, m->matrix_bytes += t->bytes;
+        else
+            m->vector_params += n;
         by_dtype[t->dtype] += t->bytes;
     }
     for (int k = 0; k < 2; k++) { /* the two dtypes holding most bytes */
@@ -318,7 +350,8 @@ static void describe_weights(struct md_found *m, bool full_hash) {
             if (by_dtype[d] && (best < 0 || by_dtype[d] > by_dtype[best])) best = d;
         if (best < 0) break;
         size_t len = strlen(m->dtype);
-        snprintf(m->dtype + len, sizeof m->dtype - len, "%s%s", k ? "+" : "", lw_dtype_info(best)->name);
+        snprintf(m->dtype + len, sizeof m->dtype - len, "%s%s", k ? "+" : "",
+                 lw_dtype_info(best)->name);
         by_dtype[best] = 0;
     }
     size_t files = wt_file_count(f);
@@ -326,13 +359,17 @@ static void describe_weights(struct md_found *m, bool full_hash) {
         m->file_bytes += file_size(wt_file_path(f, i));
         hash_file(wt_file_path(f, i), full_hash, &h);
     }
-    if (files > 1) snprintf(m->format, sizeof m->format, "%s, %zu files", wt_format(f), files);
-    else snprintf(m->format, sizeof m->format, "%s", wt_format(f));
+    if (files > 1)
+        snprintf(m->format, sizeof m->format, "%s, %zu files", wt_format(f), files);
+    else
+        snprintf(m->format, sizeof m->format, "%s", wt_format(f));
     sha256_final(&h, digest);
     sha256_hex(digest, 6, m->hash);
     /* BFL's published checksum of flux1-kontext-dev.safetensors (spec-flux-kontext.md §1.10) */
-    if (full_hash && has_suffix(m->path, "/flux1-kontext-dev.safetensors") && strcmp(m->hash, "843a26dc765d"))
-        snprintf(m->note, sizeof m->note, "sha256 differs from BFL's release (843a26dc765d…): a "
+    if (full_hash && has_suffix(m->path, "/flux1-kontext-dev.safetensors") &&
+        strcmp(m->hash, "843a26dc765d"))
+        snprintf(m->note, sizeof m->note,
+                 "sha256 differs from BFL's release (843a26dc765d…): a "
                  "different or damaged file");
     wt_close(f);
 }
@@ -364,7 +401,8 @@ static void describe_other(struct md_found *m, bool full_hash) {
 static bool same_folder(const char *path, const char *other) {
     const char *slash = strrchr(other, '/');
     size_t      dir = slash ? (size_t)(slash - other) : 0;
-    return strlen(path) > dir && !strncmp(path, other, dir) && path[dir] == '/' && !strchr(path + dir + 1, '/');
+    return strlen(path) > dir && !strncmp(path, other, dir) && path[dir] == '/' &&
+           !strchr(path + dir + 1, '/');
 }
 
 static const char *const origins[] = {"models.conf", "data folder", "ComfyUI", "HF cache"};
@@ -378,8 +416,10 @@ static void choose(struct scan *s, struct md_result *r) {
             const struct candidate *k = &s->c[i];
             if (k->comp != c) continue;
             n++;
-            bool better = !best || k->origin < best->origin || (k->origin == best->origin && k->rank < best->rank);
-            if (c == MD_LORWEB_CONFIG && r->comp[MD_LORWEB].found) { /* same folder as the checkpoint */
+            bool better = !best || k->origin < best->origin ||
+                          (k->origin == best->origin && k->rank < best->rank);
+            if (c == MD_LORWEB_CONFIG &&
+                r->comp[MD_LORWEB].found) { /* same folder as the checkpoint */
                 bool here = same_folder(k->path, r->comp[MD_LORWEB].path);
                 if (best && here != same_folder(best->path, r->comp[MD_LORWEB].path)) better = here;
             }
@@ -392,16 +432,20 @@ static void choose(struct scan *s, struct md_result *r) {
         snprintf(m->path, sizeof m->path, "%s", best->path);
         snprintf(m->origin, sizeof m->origin, "%s", origins[best->origin]);
         if (c == MD_FLUX && best->rank)
-            snprintf(m->note, sizeof m->note, "not named Kontext: FLUX.1 dev or schnell has the same tensors "
+            snprintf(m->note, sizeof m->note,
+                     "not named Kontext: FLUX.1 dev or schnell has the same tensors "
                      "but cannot edit images");
     }
 }
 
 static void default_dir(char *out, const char *env, const char *home_rel, const char *suffix) {
     const char *base = getenv(env), *home = getenv("HOME");
-    if (base && *base) snprintf(out, MD_PATH_MAX, "%s/%s", base, suffix);
-    else if (home) snprintf(out, MD_PATH_MAX, "%s/%s/%s", home, home_rel, suffix);
-    else out[0] = 0;
+    if (base && *base)
+        snprintf(out, MD_PATH_MAX, "%s/%s", base, suffix);
+    else if (home)
+        snprintf(out, MD_PATH_MAX, "%s/%s/%s", home, home_rel, suffix);
+    else
+        out[0] = 0;
 }
 
 enum lw_status md_discover(const struct md_options *o, struct md_result *r, struct lw_error *err) {
@@ -409,8 +453,10 @@ enum lw_status md_discover(const struct md_options *o, struct md_result *r, stru
     struct md_conf *conf = calloc(1, sizeof *conf);
     if (!conf) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     char conf_path[MD_PATH_MAX];
-    if (o->config) snprintf(conf_path, sizeof conf_path, "%s", o->config);
-    else default_dir(conf_path, "XDG_CONFIG_HOME", ".config", "lorweb/models.conf");
+    if (o->config)
+        snprintf(conf_path, sizeof conf_path, "%s", o->config);
+    else
+        default_dir(conf_path, "XDG_CONFIG_HOME", ".config", "lorweb/models.conf");
     enum lw_status status = LW_OK;
     if (o->config || is_file(conf_path)) status = md_conf_read(conf_path, conf, err);
     if (status != LW_OK) {
@@ -433,14 +479,19 @@ enum lw_status md_discover(const struct md_options *o, struct md_result *r, stru
             wt_close(f);
         }
         if (!s.count || s.c[s.count - 1].comp != c)
-            snprintf(r->comp[c].note, sizeof r->comp[c].note, "models.conf names %.100s, which is missing or "
-                     "not a %s", p, md_component_title((enum md_component)c));
+            snprintf(r->comp[c].note, sizeof r->comp[c].note,
+                     "models.conf names %.100s, which is missing or "
+                     "not a %s",
+                     p, md_component_title((enum md_component)c));
     }
     /* 1: our data folder, 2: ComfyUI trees, 3: the hub cache */
     char data[MD_PATH_MAX], hf[MD_PATH_MAX];
-    if (o->data_dir) snprintf(data, sizeof data, "%s", o->data_dir);
-    else if (conf->data_dir[0]) snprintf(data, sizeof data, "%s", conf->data_dir);
-    else default_dir(data, "XDG_DATA_HOME", ".local/share", "lorweb/models");
+    if (o->data_dir)
+        snprintf(data, sizeof data, "%s", o->data_dir);
+    else if (conf->data_dir[0])
+        snprintf(data, sizeof data, "%s", conf->data_dir);
+    else
+        default_dir(data, "XDG_DATA_HOME", ".local/share", "lorweb/models");
     s.origin = 1;
     if (data[0] && is_dir(data)) scan_dir(&s, data, SCAN_DEPTH - 1);
     s.origin = 2;
@@ -449,16 +500,23 @@ enum lw_status md_discover(const struct md_options *o, struct md_result *r, stru
     if (home) snprintf(home_comfy, sizeof home_comfy, "%s/ComfyUI/models", home);
     const char *comfy[2 * MD_MAX_DIRS + 1] = {0};
     int         nc = 0;
-    for (int i = 0; i < MD_MAX_DIRS && o->comfyui[i]; i++) comfy[nc++] = o->comfyui[i];
-    for (int i = 0; i < conf->comfyui_count; i++) comfy[nc++] = conf->comfyui[i];
+    for (int i = 0; i < MD_MAX_DIRS && o->comfyui[i]; i++)
+        comfy[nc++] = o->comfyui[i];
+    for (int i = 0; i < conf->comfyui_count; i++)
+        comfy[nc++] = conf->comfyui[i];
     if (home_comfy[0]) comfy[nc++] = home_comfy;
     for (int i = 0; i < nc; i++)
         if (is_dir(comfy[i])) scan_comfyui(&s, comfy[i]);
-    if (o->hf_cache) snprintf(hf, sizeof hf, "%s", o->hf_cache);
-    else if (conf->hf_cache[0]) snprintf(hf, sizeof hf, "%s", conf->hf_cache);
-    else if (getenv("HF_HUB_CACHE")) snprintf(hf, sizeof hf, "%s", getenv("HF_HUB_CACHE"));
-    else if (getenv("HF_HOME")) snprintf(hf, sizeof hf, "%s/hub", getenv("HF_HOME"));
-    else default_dir(hf, "XDG_CACHE_HOME", ".cache", "huggingface/hub");
+    if (o->hf_cache)
+        snprintf(hf, sizeof hf, "%s", o->hf_cache);
+    else if (conf->hf_cache[0])
+        snprintf(hf, sizeof hf, "%s", conf->hf_cache);
+    else if (getenv("HF_HUB_CACHE"))
+        snprintf(hf, sizeof hf, "%s", getenv("HF_HUB_CACHE"));
+    else if (getenv("HF_HOME"))
+        snprintf(hf, sizeof hf, "%s/hub", getenv("HF_HOME"));
+    else
+        default_dir(hf, "XDG_CACHE_HOME", ".cache", "huggingface/hub");
     s.origin = 3;
     if (hf[0] && is_dir(hf)) scan_hf_cache(&s, hf);
     snprintf(r->searched[0], MD_PATH_MAX, "%s", conf_path);
@@ -470,8 +528,10 @@ enum lw_status md_discover(const struct md_options *o, struct md_result *r, stru
     for (int c = 0; c < MD_COUNT; c++) {
         struct md_found *m = &r->comp[c];
         if (!m->found) continue;
-        if (c == MD_TOKENIZER_CLIP || c == MD_TOKENIZER_T5 || c == MD_LORWEB_CONFIG) describe_other(m, o->full_hash);
-        else describe_weights(m, o->full_hash);
+        if (c == MD_TOKENIZER_CLIP || c == MD_TOKENIZER_T5 || c == MD_LORWEB_CONFIG)
+            describe_other(m, o->full_hash);
+        else
+            describe_weights(m, o->full_hash);
     }
     free(s.c);
     free(conf);

@@ -50,23 +50,23 @@ enum lw_status md_conf_parse(const char *text, size_t len, const char *name, str
                              struct lw_error *err);
 
 struct md_options {
-    const char *config;                /* NULL: $XDG_CONFIG_HOME/lorweb/models.conf (absent is fine) */
-    const char *comfyui[MD_MAX_DIRS];  /* extra ComfyUI models/ folders (NULL-padded) */
-    const char *hf_cache;              /* NULL: conf, else $HF_HUB_CACHE, $HF_HOME/hub, else
-                                        * $XDG_CACHE_HOME/huggingface/hub (~/.cache/…) */
-    const char *data_dir;              /* NULL: conf, else $XDG_DATA_HOME/lorweb/models */
-    bool        full_hash;             /* sha256 of whole files (slow) instead of a quick fingerprint */
+    const char *config; /* NULL: $XDG_CONFIG_HOME/lorweb/models.conf (absent is fine) */
+    const char *comfyui[MD_MAX_DIRS]; /* extra ComfyUI models/ folders (NULL-padded) */
+    const char *hf_cache;             /* NULL: conf, else $HF_HUB_CACHE, $HF_HOME/hub, else
+                                       * $XDG_CACHE_HOME/huggingface/hub (~/.cache/…) */
+    const char *data_dir;             /* NULL: conf, else $XDG_DATA_HOME/lorweb/models */
+    bool        full_hash; /* sha256 of whole files (slow) instead of a quick fingerprint */
 };
 
 struct md_found {
     bool     found;
     char     path[MD_PATH_MAX];
-    char     origin[32];  /* "models.conf", "data folder", "ComfyUI", "HF cache" */
-    char     format[48];  /* "safetensors", "safetensors, 3 files", "gguf", "yaml", "tokenizer" */
-    char     dtype[48];   /* the dtypes of its weights, most bytes first: "BF16", "Q8_0+F32" */
-    char     hash[24];    /* 12 hex digits: sha256 prefix ("…" fingerprint unless full_hash) */
-    char     note[160];   /* a warning worth printing, e.g. not named Kontext; "" when none */
-    uint64_t file_bytes;  /* on disk */
+    char     origin[32]; /* "models.conf", "data folder", "ComfyUI", "HF cache" */
+    char     format[48]; /* "safetensors", "safetensors, 3 files", "gguf", "yaml", "tokenizer" */
+    char     dtype[48];  /* the dtypes of its weights, most bytes first: "BF16", "Q8_0+F32" */
+    char     hash[24];   /* 12 hex digits: sha256 prefix ("…" fingerprint unless full_hash) */
+    char     note[160];  /* a warning worth printing, e.g. not named Kontext; "" when none */
+    uint64_t file_bytes; /* on disk */
     uint64_t matrix_params, vector_params; /* elements in ≥2-D / ≤1-D tensors */
     uint64_t matrix_bytes;                 /* stored bytes of the ≥2-D tensors */
     int      alternatives;                 /* further candidates found for this component */

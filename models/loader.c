@@ -26,9 +26,12 @@ const struct wt_tensor *ld_find(struct ld_loader *ld, const char *name) {
         if (ld->resolve(ld->file, name, &ld->parts, NULL) != LW_OK) return NULL;
         if (ld->parts.count == 1 && !ld->parts.swap_halves) return ld->parts.part[0];
         snprintf(ld->assembled_name, sizeof ld->assembled_name, "%s", name);
-        ld->assembled = (struct wt_tensor){.name = ld->assembled_name, .dtype = ld->parts.dtype,
-                                           .ndim = ld->parts.ndim, .bytes = ld->parts.bytes,
-                                           .scale = ld->parts.part[0]->scale, .file = ld->parts.part[0]->file};
+        ld->assembled = (struct wt_tensor){.name = ld->assembled_name,
+                                           .dtype = ld->parts.dtype,
+                                           .ndim = ld->parts.ndim,
+                                           .bytes = ld->parts.bytes,
+                                           .scale = ld->parts.part[0]->scale,
+                                           .file = ld->parts.part[0]->file};
         memcpy(ld->assembled.shape, ld->parts.shape, sizeof ld->assembled.shape);
         return &ld->assembled;
     }
@@ -100,7 +103,8 @@ static struct op_tensor upload(struct ld_loader *ld, const char *name, const voi
 static enum lw_status read_f32(struct ld_loader *ld, const struct wt_tensor *t, float *out,
                                uint64_t count);
 
-static struct op_tensor weight_f16(struct ld_loader *ld, const char *name, const struct wt_tensor *t) {
+static struct op_tensor weight_f16(struct ld_loader *ld, const char *name,
+                                   const struct wt_tensor *t) {
     struct op_tensor none = {0}, out = none;
     uint64_t         n = wt_elements(t);
     float           *host = malloc((n ? n : 1) * sizeof *host);

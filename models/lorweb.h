@@ -11,11 +11,11 @@ struct lorweb_config {
     int64_t heads;            /* lora_heads (required) */
     bool    softmax;          /* lora_softmax: softmax, else tanh (default true) */
     bool    mean;             /* mixing_coeffs_type: mean, else clamped sum (default mean) */
-    bool    project;          /* query_projection_type: linear, else none (identity) (default linear) */
+    bool    project;          /* query_projection_type: linear (default), else none (identity) */
     bool    pool_max;         /* pooling_type: max, else avg (internal-query modes only) */
     char    query_mode[32];   /* "cat-aa'b" is the one the engine builds (default "aa'bb'") */
     char    query_model[64];  /* external_query_model (default openai/clip-vit-large-patch14) */
-    int64_t basis, keys_dim;  /* loras_num, lora_keys_dim (informative: shapes decide; 0 if absent) */
+    int64_t basis, keys_dim;  /* loras_num, lora_keys_dim (informative, 0 if absent) */
     int64_t rank, alpha;      /* network.linear / linear_alpha (informative: the scale is 1) */
 };
 

@@ -11,8 +11,10 @@
 
 static const char *trim(char *s, size_t *len) {
     size_t n = *len;
-    while (n && (*s == ' ' || *s == '\t')) s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) n--;
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        n--;
     *len = n;
     return s;
 }
@@ -25,8 +27,10 @@ static enum lw_status set(char *dest, const char *value, size_t len, const char 
     if (len == 0 || need >= MD_PATH_MAX || memchr(value, 0, len))
         return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: %s: the value is %s", name, line, key,
                             len == 0 ? "empty" : "too long or has a NUL byte");
-    if (tilde) snprintf(dest, MD_PATH_MAX, "%s%.*s", home, (int)len - 1, value + 1);
-    else snprintf(dest, MD_PATH_MAX, "%.*s", (int)len, value);
+    if (tilde)
+        snprintf(dest, MD_PATH_MAX, "%s%.*s", home, (int)len - 1, value + 1);
+    else
+        snprintf(dest, MD_PATH_MAX, "%.*s", (int)len, value);
     return LW_OK;
 }
 
@@ -41,30 +45,37 @@ enum lw_status md_conf_parse(const char *text, size_t len, const char *name, str
         char        buf[MD_PATH_MAX + 256];
         line++;
         if (n >= sizeof buf)
-            return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d is longer than %zu bytes", name, line,
-                                sizeof buf - 1);
+            return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d is longer than %zu bytes", name,
+                                line, sizeof buf - 1);
         memcpy(buf, text + at, n);
         at += n + 1;
         const char *s = trim(buf, &n);
         if (n == 0 || s[0] == '#' || s[0] == ';') continue;
         if (s[0] == '[') {
             if (s[n - 1] != ']')
-                return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: a group needs a closing ]", name, line);
-            if (n == 8 && !memcmp(s, "[models]", 8)) group = MODELS;
-            else if (n == 8 && !memcmp(s, "[search]", 8)) group = SEARCH;
-            else return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: unknown group %.*s (groups: "
-                                     "[models], [search])", name, line, (int)(n > 64 ? 64 : n), s);
+                return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: a group needs a closing ]",
+                                    name, line);
+            if (n == 8 && !memcmp(s, "[models]", 8))
+                group = MODELS;
+            else if (n == 8 && !memcmp(s, "[search]", 8))
+                group = SEARCH;
+            else
+                return lw_error_set(err, LW_ERR_FORMAT,
+                                    "%s: line %d: unknown group %.*s (groups: "
+                                    "[models], [search])",
+                                    name, line, (int)(n > 64 ? 64 : n), s);
             continue;
         }
         const char *eq = memchr(s, '=', n);
         if (!eq)
-            return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: neither a [group] nor key = value", name,
-                                line);
+            return lw_error_set(err, LW_ERR_FORMAT,
+                                "%s: line %d: neither a [group] nor key = value", name, line);
         size_t      klen = (size_t)(eq - s), vlen = n - klen - 1;
         const char *key = trim((char *)s, &klen), *value = trim((char *)eq + 1, &vlen);
         char        k[64];
         if (klen == 0 || klen >= sizeof k)
-            return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: a key of %zu characters", name, line, klen);
+            return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: a key of %zu characters", name,
+                                line, klen);
         snprintf(k, sizeof k, "%.*s", (int)klen, key);
         char          *dest = NULL;
         enum lw_status status = LW_OK;
@@ -74,8 +85,9 @@ enum lw_status md_conf_parse(const char *text, size_t len, const char *name, str
         } else if (group == SEARCH) {
             if (!strcmp(k, "comfyui")) {
                 if (c->comfyui_count == MD_MAX_DIRS)
-                    return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: more than %d comfyui folders", name,
-                                        line, MD_MAX_DIRS);
+                    return lw_error_set(err, LW_ERR_FORMAT,
+                                        "%s: line %d: more than %d comfyui folders", name, line,
+                                        MD_MAX_DIRS);
                 dest = c->comfyui[c->comfyui_count++];
             } else if (!strcmp(k, "hf_cache")) {
                 dest = c->hf_cache;
@@ -83,12 +95,13 @@ enum lw_status md_conf_parse(const char *text, size_t len, const char *name, str
                 dest = c->data_dir;
             }
         } else {
-            return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: key %s before any [models] or [search] group",
-                                name, line, k);
+            return lw_error_set(err, LW_ERR_FORMAT,
+                                "%s: line %d: key %s before any [models] or [search] group", name,
+                                line, k);
         }
         if (!dest)
-            return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: unknown key %s in [%s]", name, line, k,
-                                group == MODELS ? "models" : "search");
+            return lw_error_set(err, LW_ERR_FORMAT, "%s: line %d: unknown key %s in [%s]", name,
+                                line, k, group == MODELS ? "models" : "search");
         if ((status = set(dest, value, vlen, name, line, k, err)) != LW_OK) return status;
     }
     return LW_OK;
@@ -102,10 +115,13 @@ enum lw_status md_conf_read(const char *path, struct md_conf *c, struct lw_error
     size_t n = text ? fread(text, 1, MAX_CONF_BYTES + 1, in) : 0;
     fclose(in);
     enum lw_status status;
-    if (!text) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    if (!text)
+        status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     else if (n > MAX_CONF_BYTES)
-        status = lw_error_set(err, LW_ERR_FORMAT, "%s: larger than %u KiB", path, MAX_CONF_BYTES >> 10);
-    else status = md_conf_parse(text, n, path, c, err);
+        status =
+            lw_error_set(err, LW_ERR_FORMAT, "%s: larger than %u KiB", path, MAX_CONF_BYTES >> 10);
+    else
+        status = md_conf_parse(text, n, path, c, err);
     free(text);
     return status;
 }

@@ -10,10 +10,10 @@
 #define COMFY_PREFIX "model.diffusion_model."
 
 struct entry {
-    const char *bfl;        /* module path inside its scope */
+    const char *bfl; /* module path inside its scope */
     const char *parts[WT_MAX_PARTS];
-    bool        swap;       /* scale/shift halves exchanged */
-    bool        linear;     /* a Linear (LoRWeB may adapt those inside blocks) */
+    bool        swap;   /* scale/shift halves exchanged */
+    bool        linear; /* a Linear (LoRWeB may adapt those inside blocks) */
 };
 
 /* Scope: outside blocks, double_blocks.N / transformer_blocks.N, single_blocks.N /
@@ -64,13 +64,16 @@ struct scope {
 
 static const struct scope scopes[] = {
     {NULL, NULL, global, sizeof global / sizeof global[0]},
-    {"double_blocks", "transformer_blocks", double_block, sizeof double_block / sizeof double_block[0]},
-    {"single_blocks", "single_transformer_blocks", single_block, sizeof single_block / sizeof single_block[0]},
+    {"double_blocks", "transformer_blocks", double_block,
+     sizeof double_block / sizeof double_block[0]},
+    {"single_blocks", "single_transformer_blocks", single_block,
+     sizeof single_block / sizeof single_block[0]},
 };
 
 static int count_parts(const struct entry *e) {
     int n = 0;
-    while (n < WT_MAX_PARTS && e->parts[n]) n++;
+    while (n < WT_MAX_PARTS && e->parts[n])
+        n++;
     return n;
 }
 
@@ -81,7 +84,8 @@ static const char *scope_match(const struct scope *s, const char *name, bool bfl
     if (!prefix) {
         for (size_t k = 1; k < sizeof scopes / sizeof scopes[0]; k++) {
             size_t n = strlen(bfl ? scopes[k].bfl : scopes[k].diffusers);
-            if (!strncmp(name, bfl ? scopes[k].bfl : scopes[k].diffusers, n) && name[n] == '.') return NULL;
+            if (!strncmp(name, bfl ? scopes[k].bfl : scopes[k].diffusers, n) && name[n] == '.')
+                return NULL;
         }
         *block = -1;
         return name;
@@ -90,7 +94,8 @@ static const char *scope_match(const struct scope *s, const char *name, bool bfl
     if (strncmp(name, prefix, n) || name[n] != '.') return NULL;
     const char *p = name + n + 1;
     int         i = 0, digits = 0;
-    while (*p >= '0' && *p <= '9' && digits < 6) i = i * 10 + (*p++ - '0'), digits++;
+    while (*p >= '0' && *p <= '9' && digits < 6)
+        i = i * 10 + (*p++ - '0'), digits++;
     if (!digits || *p != '.' || (digits > 1 && p[-digits] == '0')) return NULL;
     *block = i;
     return p + 1;
@@ -107,7 +112,8 @@ static const struct entry *bfl_entry(const char *bfl_name, const struct scope **
         if (!module) continue;
         size_t len = (size_t)(dot - module);
         for (size_t e = 0; e < scopes[k].count; e++)
-            if (strlen(scopes[k].entries[e].bfl) == len && !strncmp(module, scopes[k].entries[e].bfl, len)) {
+            if (strlen(scopes[k].entries[e].bfl) == len &&
+                !strncmp(module, scopes[k].entries[e].bfl, len)) {
                 *scope = &scopes[k];
                 return &scopes[k].entries[e];
             }
@@ -123,12 +129,15 @@ int wt_flux_diffusers_names(const char *bfl_name, char names[WT_MAX_PARTS][WT_NA
     const struct entry *e = bfl_entry(bfl_name, &s, &block, &leaf);
     *swap_halves = false;
     if (!e) return 0;
-    if (strcmp(leaf, e->linear ? "weight" : "scale") && (!e->linear || strcmp(leaf, "bias"))) return 0;
+    if (strcmp(leaf, e->linear ? "weight" : "scale") && (!e->linear || strcmp(leaf, "bias")))
+        return 0;
     const char *dleaf = e->linear ? leaf : "weight"; /* RMSNorm scales are `.weight` in diffusers */
     int         n = count_parts(e);
     for (int k = 0; k < n; k++) {
-        if (s->diffusers) snprintf(names[k], WT_NAME_MAX, "%s.%d.%s.%s", s->diffusers, block, e->parts[k], dleaf);
-        else snprintf(names[k], WT_NAME_MAX, "%s.%s", e->parts[k], dleaf);
+        if (s->diffusers)
+            snprintf(names[k], WT_NAME_MAX, "%s.%d.%s.%s", s->diffusers, block, e->parts[k], dleaf);
+        else
+            snprintf(names[k], WT_NAME_MAX, "%s.%s", e->parts[k], dleaf);
     }
     *swap_halves = e->swap;
     return n;
@@ -151,10 +160,14 @@ enum wt_flux_layout wt_flux_layout(const struct wt_file *f) {
 
 const char *wt_flux_layout_name(enum wt_flux_layout layout) {
     switch (layout) {
-    case WT_FLUX_BFL: return "BFL";
-    case WT_FLUX_COMFY: return "ComfyUI";
-    case WT_FLUX_DIFFUSERS: return "diffusers";
-    default: return "unknown";
+    case WT_FLUX_BFL:
+        return "BFL";
+    case WT_FLUX_COMFY:
+        return "ComfyUI";
+    case WT_FLUX_DIFFUSERS:
+        return "diffusers";
+    default:
+        return "unknown";
     }
 }
 
@@ -183,21 +196,27 @@ enum lw_status wt_flux_resolve(const struct wt_file *f, const char *bfl_name, st
         if (order[i] == WT_FLUX_COMFY) try_single(f, comfy, out);
         if (order[i] != WT_FLUX_DIFFUSERS || n == 0) continue;
         int found = 0;
-        for (int k = 0; k < n; k++) found += (out->part[k] = wt_find(f, names[k])) != NULL;
+        for (int k = 0; k < n; k++)
+            found += (out->part[k] = wt_find(f, names[k])) != NULL;
         for (int k = 0; k < n && found && found < n; k++)
             if (!out->part[k])
-                return lw_error_set(err, LW_ERR_MISSING, "%s: tensor %s (part %d of BFL %s) is missing",
+                return lw_error_set(err, LW_ERR_MISSING,
+                                    "%s: tensor %s (part %d of BFL %s) is missing",
                                     wt_file_path(f, 0), names[k], k + 1, bfl_name);
-        if (found == n) out->count = n, out->swap_halves = swap;
-        else *out = (struct wt_parts){0};
+        if (found == n)
+            out->count = n, out->swap_halves = swap;
+        else
+            *out = (struct wt_parts){0};
     }
     if (out->count == 0) {
         const char *file = wt_file_path(f, 0) ? wt_file_path(f, 0) : "?";
         if (layout == WT_FLUX_DIFFUSERS)
-            return lw_error_set(err, LW_ERR_MISSING, "%s: tensor %s is missing (diffusers name %s%s)", file,
-                                bfl_name, n ? names[0] : "(none)", n > 1 ? " and its siblings" : "");
+            return lw_error_set(err, LW_ERR_MISSING,
+                                "%s: tensor %s is missing (diffusers name %s%s)", file, bfl_name,
+                                n ? names[0] : "(none)", n > 1 ? " and its siblings" : "");
         return lw_error_set(err, LW_ERR_MISSING, "%s: tensor %s is missing (%s naming)", file,
-                            layout == WT_FLUX_COMFY ? comfy : bfl_name, wt_flux_layout_name(layout));
+                            layout == WT_FLUX_COMFY ? comfy : bfl_name,
+                            wt_flux_layout_name(layout));
     }
     return wt_parts_finish(out, err);
 }
@@ -229,13 +248,16 @@ enum lw_status wt_lorweb_target(const char *key, int64_t hidden, struct wt_lorwe
             int                 n = count_parts(en);
             for (int p = 0; p < n && en->linear; p++) {
                 if (strcmp(rest, en->parts[p])) continue;
-                snprintf(out->bfl, sizeof out->bfl, "%s.%d.%s.weight", scopes[k].bfl, block, en->bfl);
+                snprintf(out->bfl, sizeof out->bfl, "%s.%d.%s.weight", scopes[k].bfl, block,
+                         en->bfl);
                 out->row0 = n > 1 ? p * hidden : 0;
                 out->rows = n == 1 || (n == 4 && p == 3) ? -1 : hidden;
                 return LW_OK;
             }
         }
     }
-    return lw_error_set(err, LW_ERR_FORMAT, "LoRWeB key %s: %s is not a Linear inside the transformer "
-                        "blocks (the modules LoRWeB adapts)", key, module);
+    return lw_error_set(err, LW_ERR_FORMAT,
+                        "LoRWeB key %s: %s is not a Linear inside the transformer "
+                        "blocks (the modules LoRWeB adapts)",
+                        key, module);
 }

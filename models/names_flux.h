@@ -1,10 +1,10 @@
 /* FLUX transformer tensor names across the layouts users have (spec-flux-kontext.md §1.10–1.11,
- * spec-lorweb.md §1.2–1.3). Our model code asks for BFL names (`double_blocks.3.img_attn.qkv.weight`,
- * `final_layer.adaLN_modulation.1.weight`); these functions find them in a file that uses BFL names
- * (the BFL release, GGUF repacks), ComfyUI's `model.diffusion_model.` prefix, or diffusers names
- * (fused q/k/v and linear1 stored split, norm_out's scale/shift halves swapped). And they say which
- * BFL weight, and which of its output rows, a LoRWeB checkpoint key adapts. Pure name logic: no
- * device, no copies. */
+ * spec-lorweb.md §1.2–1.3). Our model code asks for BFL names
+ * (`double_blocks.3.img_attn.qkv.weight`, `final_layer.adaLN_modulation.1.weight`); these functions
+ * find them in a file that uses BFL names (the BFL release, GGUF repacks), ComfyUI's
+ * `model.diffusion_model.` prefix, or diffusers names (fused q/k/v and linear1 stored split,
+ * norm_out's scale/shift halves swapped). And they say which BFL weight, and which of its output
+ * rows, a LoRWeB checkpoint key adapts. Pure name logic: no device, no copies. */
 #pragma once
 
 #include "weights.h"
@@ -32,13 +32,13 @@ enum lw_status wt_flux_resolve(const struct wt_file *file, const char *bfl_name,
 int wt_flux_diffusers_names(const char *bfl_name, char names[WT_MAX_PARTS][WT_NAME_MAX],
                             bool *swap_halves);
 
-/* A LoRWeB checkpoint key `transformer.<diffusers module>.<part>` (spec-lorweb.md §1.3), parsed and
- * mapped onto the BFL weight whose output rows the module's delta adds to. */
+/* A LoRWeB checkpoint key `transformer.<diffusers module>.<part>` (spec-lorweb.md §1.3), parsed
+ * and mapped onto the BFL weight whose output rows the module's delta adds to. */
 struct wt_lorweb_target {
     char    module[WT_NAME_MAX]; /* diffusers module path, e.g. "transformer_blocks.3.attn.to_k" */
-    char    part[32];            /* "lora_A", "lora_B", "lora_keys" or "att_lora_to_q" ("" if none) */
-    char    bfl[WT_NAME_MAX];    /* e.g. "double_blocks.3.img_attn.qkv.weight" */
-    int64_t row0, rows;          /* output rows of `bfl` adapted; rows −1 = through the last row */
+    char    part[32];         /* "lora_A", "lora_B", "lora_keys" or "att_lora_to_q" ("" if none) */
+    char    bfl[WT_NAME_MAX]; /* e.g. "double_blocks.3.img_attn.qkv.weight" */
+    int64_t row0, rows;       /* output rows of `bfl` adapted; rows −1 = through the last row */
 };
 
 /* `key` may be a whole checkpoint key (with or without a `.weight` suffix on its part) or a bare

@@ -212,8 +212,9 @@ static enum lw_status ensure_loaded(struct pipe_context *ctx, struct lw_error *e
         if ((status = lorweb_config_read(ctx->paths[P_CONFIG], &ctx->lorweb, err)))
             goto fail;
         if (strcmp(ctx->lorweb.query_mode, "cat-aa'b")) { /* the only query the pipeline builds */
-            status = lw_error_set(err, LW_ERR_UNSUPPORTED, "%s: query_mode '%s': only \"cat-aa'b\" is "
-                                  "supported", ctx->paths[P_CONFIG], ctx->lorweb.query_mode);
+            status = lw_error_set(err, LW_ERR_UNSUPPORTED,
+                                  "%s: query_mode '%s': only \"cat-aa'b\" is supported",
+                                  ctx->paths[P_CONFIG], ctx->lorweb.query_mode);
             goto fail;
         }
         if ((status = flux_lorweb_attach(ctx->flux, ctx->paths[P_LORWEB], err)) ||

@@ -1,18 +1,19 @@
-/* CPU dequantisation of ggml blocks (the GGUF quantisations we read), written from the block layouts
- * in ggml's ggml-common.h (dtype.h lists the block sizes). This is the reference the device kernels
- * are checked against, and how wt_read_f32 reads a quantised tensor; it is not a quantiser (the
- * tests carry one).
+/* CPU dequantisation of ggml blocks (the GGUF quantisations we read), written from the block
+ * layouts in ggml's ggml-common.h (dtype.h lists the block sizes). This is the reference the
+ * device kernels are checked against, and how wt_read_f32 reads a quantised tensor; it is not a
+ * quantiser (the tests carry one).
  *
- * Layouts (all little-endian, d/m are IEEE halves):
- *   Q8_0  {d; int8 q[32]}                      x = d·q
- *   Q4_0  {d; u8 qs[16]}                       x[j] = d·(lo(qs[j]) − 8), x[j+16] = d·(hi(qs[j]) − 8)
- *   Q4_1  {d; m; u8 qs[16]}                    x = d·q + m (nibbles as Q4_0)
- *   Q5_0  {d; u32 qh; u8 qs[16]}               5th bit of element j is bit j of qh; x = d·(q − 16)
- *   Q5_1  {d; m; u32 qh; u8 qs[16]}            x = d·q + m
- *   Q4_K  {d; dmin; u8 scales[12]; u8 qs[128]} 8 sub-blocks of 32, 6-bit scale/min each:
- *                                              x = d·sc·q − dmin·mn
- *   Q5_K  {d; dmin; scales[12]; u8 qh[32]; qs[128]}  as Q4_K with a 5th bit from qh
- *   Q6_K  {u8 ql[128]; u8 qh[64]; int8 sc[16]; d}    16 sub-blocks of 16: x = d·sc·(q − 32) */
+ * Layouts (little-endian; d, m, dmin are IEEE halves):
+ *   Q8_0 {d; i8 q[32]}                   x = d·q
+ *   Q4_0 {d; u8 qs[16]}                  x[j] = d·(lo(qs[j]) − 8), x[j+16] = d·(hi(qs[j]) − 8)
+ *   Q4_1 {d; m; u8 qs[16]}               x = d·q + m (nibbles as Q4_0)
+ *   Q5_0 {d; u32 qh; u8 qs[16]}          bit 5 of element j is bit j of qh; x = d·(q − 16)
+ *   Q5_1 {d; m; u32 qh; u8 qs[16]}       x = d·q + m
+ *   Q4_K {d; dmin; u8 sc[12]; u8 qs[128]}
+ *        8 sub-blocks of 32, a 6-bit scale and min each: x = d·scale·q − dmin·min
+ *   Q5_K {d; dmin; u8 sc[12]; u8 qh[32]; u8 qs[128]}   as Q4_K with a 5th bit from qh
+ *   Q6_K {u8 ql[128]; u8 qh[64]; i8 sc[16]; d}
+ *        16 sub-blocks of 16: x = d·sc·(q − 32) */
 #include "weights_internal.h"
 
 static float half(const uint8_t *p) {
@@ -34,7 +35,8 @@ static void scale_min_k4(int j, const uint8_t *q, int *sc, int *mn) {
 
 static void q8_0(const uint8_t *b, float *y) {
     float d = half(b);
-    for (int j = 0; j < 32; j++) y[j] = d * (float)(int8_t)b[2 + j];
+    for (int j = 0; j < 32; j++)
+        y[j] = d * (float)(int8_t)b[2 + j];
 }
 
 static void q4_0(const uint8_t *b, float *y) {
@@ -55,7 +57,8 @@ static void q4_1(const uint8_t *b, float *y) {
 
 /* Q5_0 and Q5_1: `qh` at h, nibbles at h + 4; offset −16 (Q5_0) or + m (Q5_1). */
 static void q5(const uint8_t *h, float d, float m, int offset, float *y) {
-    uint32_t qh = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    uint32_t qh =
+        (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
     const uint8_t *qs = h + 4;
     for (int j = 0; j < 16; j++) {
         int lo = (qs[j] & 0xF) | (int)((qh >> j) & 1) << 4;
@@ -65,9 +68,9 @@ static void q5(const uint8_t *h, float d, float m, int offset, float *y) {
     }
 }
 
-/* Q4_K and Q5_K share the scale layout; qh is NULL for Q4_K. Each 64-element chunk c uses sub-blocks
- * 2c (low nibbles of 32 bytes) and 2c+1 (their high nibbles); the 5th bits of chunk c are bits 2c
- * and 2c+1 of qh[0..31]. */
+/* Q4_K and Q5_K share the scale layout; qh is NULL for Q4_K. Each 64-element chunk c uses
+ * sub-blocks 2c (low nibbles of 32 bytes) and 2c+1 (their high nibbles); the 5th bits of chunk c
+ * are bits 2c and 2c+1 of qh[0..31]. */
 static void qk_45(const uint8_t *b, const uint8_t *qh, const uint8_t *qs, float *y) {
     float d = half(b), dmin = half(b + 2);
     for (int c = 0; c < 4; c++, qs += 32) {
@@ -108,15 +111,32 @@ void wt_dequant_blocks(enum lw_dtype dtype, const uint8_t *in, uint64_t blocks, 
         const uint8_t *b = in + i * info->block_bytes;
         float         *y = out + i * info->block_elems;
         switch (dtype) {
-        case LW_DTYPE_Q8_0: q8_0(b, y); break;
-        case LW_DTYPE_Q4_0: q4_0(b, y); break;
-        case LW_DTYPE_Q4_1: q4_1(b, y); break;
-        case LW_DTYPE_Q5_0: q5(b + 2, half(b), 0, -16, y); break;
-        case LW_DTYPE_Q5_1: q5(b + 4, half(b), half(b + 2), 0, y); break;
-        case LW_DTYPE_Q4_K: qk_45(b, NULL, b + 16, y); break;
-        case LW_DTYPE_Q5_K: qk_45(b, b + 16, b + 48, y); break;
-        case LW_DTYPE_Q6_K: q6_k(b, y); break;
-        default: LW_ASSERT(!"not a block-quantised dtype");
+        case LW_DTYPE_Q8_0:
+            q8_0(b, y);
+            break;
+        case LW_DTYPE_Q4_0:
+            q4_0(b, y);
+            break;
+        case LW_DTYPE_Q4_1:
+            q4_1(b, y);
+            break;
+        case LW_DTYPE_Q5_0:
+            q5(b + 2, half(b), 0, -16, y);
+            break;
+        case LW_DTYPE_Q5_1:
+            q5(b + 4, half(b), half(b + 2), 0, y);
+            break;
+        case LW_DTYPE_Q4_K:
+            qk_45(b, NULL, b + 16, y);
+            break;
+        case LW_DTYPE_Q5_K:
+            qk_45(b, b + 16, b + 48, y);
+            break;
+        case LW_DTYPE_Q6_K:
+            q6_k(b, y);
+            break;
+        default:
+            LW_ASSERT(!"not a block-quantised dtype");
         }
     }
 }

@@ -2,8 +2,8 @@
  * {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__: {string: string}}, then the data
  * block; offsets are relative to the data block; spec-flux-kontext.md §1.12).
  *
- * Everything in the header is distrusted: lengths, offsets, sizes and shapes are checked against the
- * file and each other (with overflow checks) before any byte of tensor data is touched, so a
+ * Everything in the header is distrusted: lengths, offsets, sizes and shapes are checked against
+ * the file and each other (with overflow checks) before any byte of tensor data is touched, so a
  * malformed or hostile file is an error naming the file and tensor, never an out-of-bounds read.
  * Writing is safetensors_write.c; sets of shards and look-ups are weights.c. */
 #include "weights_internal.h"
@@ -65,7 +65,8 @@ static enum lw_status entry_parse(const char *path, const cJSON *item, const uin
     for (int i = 0; i < ndim; i++) {
         uint64_t d;
         if (!exact_uint(cJSON_GetArrayItem(shape, i), &d))
-            return lw_error_set(err, LW_ERR_FORMAT, "%s: tensor %s: bad shape entry %d", path, name, i);
+            return lw_error_set(err, LW_ERR_FORMAT, "%s: tensor %s: bad shape entry %d", path, name,
+                                i);
         t->shape[i] = (int64_t)d;
         if (d && elems > UINT64_MAX / 16 / d)
             return lw_error_set(err, LW_ERR_FORMAT, "%s: tensor %s: shape overflows", path, name);
@@ -78,12 +79,13 @@ static enum lw_status entry_parse(const char *path, const cJSON *item, const uin
                             "%s: tensor %s: data_offsets [%.0f, %.0f] outside the %llu-byte data "
                             "block (truncated file or lying header)",
                             path, name, cJSON_GetArrayItem(offsets, 0)->valuedouble,
-                            cJSON_GetArrayItem(offsets, 1)->valuedouble, (unsigned long long)data_bytes);
+                            cJSON_GetArrayItem(offsets, 1)->valuedouble,
+                            (unsigned long long)data_bytes);
     uint64_t want = lw_dtype_bytes(t->dtype, elems);
     if (end - begin != want)
         return lw_error_set(err, LW_ERR_FORMAT,
-                            "%s: tensor %s: %llu bytes stored, shape and dtype need %llu", path, name,
-                            (unsigned long long)(end - begin), (unsigned long long)want);
+                            "%s: tensor %s: %llu bytes stored, shape and dtype need %llu", path,
+                            name, (unsigned long long)(end - begin), (unsigned long long)want);
     t->data = data + begin;
     t->bytes = want;
     return LW_OK;
@@ -97,7 +99,8 @@ enum lw_status wt_safetensors_parse(struct wt_file *f, size_t source, struct lw_
                             path, (unsigned long long)s->size);
     const uint8_t *bytes = s->map;
     uint64_t       header_len = 0;
-    for (int i = 7; i >= 0; i--) header_len = header_len << 8 | bytes[i];
+    for (int i = 7; i >= 0; i--)
+        header_len = header_len << 8 | bytes[i];
     if (header_len > s->size - 8 || header_len > MAX_HEADER_BYTES || header_len < 2)
         return lw_error_set(err, LW_ERR_FORMAT,
                             "%s: header length %llu does not fit the %llu-byte file (truncated or "
@@ -118,7 +121,8 @@ enum lw_status wt_safetensors_parse(struct wt_file *f, size_t source, struct lw_
             status = lw_error_set(err, LW_ERR_FORMAT, "%s: header entry without a name", path);
         } else if (strcmp(item->string, "__metadata__") == 0) {
             if (!cJSON_IsObject(item))
-                status = lw_error_set(err, LW_ERR_FORMAT, "%s: __metadata__ is not an object", path);
+                status =
+                    lw_error_set(err, LW_ERR_FORMAT, "%s: __metadata__ is not an object", path);
             const cJSON *kv;
             cJSON_ArrayForEach(kv, item) { /* the format allows strings only; others are skipped */
                 if (status != LW_OK) break;

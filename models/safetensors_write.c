@@ -1,5 +1,6 @@
 /* safetensors writing: the component tool's outputs and the test files. The header is padded with
- * spaces to a multiple of 8 bytes so the data block stays aligned, as the safetensors library does. */
+ * spaces to a multiple of 8 bytes so the data block stays aligned, as the safetensors library does.
+ */
 #include "weights.h"
 
 #include <cjson/cJSON.h>
@@ -26,16 +27,19 @@ static enum lw_status header_build(const struct wt_tensor *tensors, size_t count
     for (size_t i = 0; ok && i < count; i++) {
         const struct wt_tensor *t = &tensors[i];
         uint64_t                elems = 1;
-        for (int d = 0; d < t->ndim; d++) elems *= (uint64_t)t->shape[d];
+        for (int d = 0; d < t->ndim; d++)
+            elems *= (uint64_t)t->shape[d];
         if (!st_dtype(t->dtype)) {
             cJSON_Delete(header);
             return lw_error_set(err, LW_ERR_DTYPE, "tensor %s: %s cannot be stored in safetensors",
-                                t->name, lw_dtype_info(t->dtype) ? lw_dtype_info(t->dtype)->name : "?");
+                                t->name,
+                                lw_dtype_info(t->dtype) ? lw_dtype_info(t->dtype)->name : "?");
         }
         if (t->ndim < 0 || t->ndim > WT_MAX_DIMS || lw_dtype_bytes(t->dtype, elems) != t->bytes) {
             cJSON_Delete(header);
-            return lw_error_set(err, LW_ERR_ARGUMENT, "tensor %s: %llu bytes do not match its shape",
-                                t->name, (unsigned long long)t->bytes);
+            return lw_error_set(err, LW_ERR_ARGUMENT,
+                                "tensor %s: %llu bytes do not match its shape", t->name,
+                                (unsigned long long)t->bytes);
         }
         cJSON *e = cJSON_AddObjectToObject(header, t->name);
         cJSON *shape = e ? cJSON_AddArrayToObject(e, "shape") : NULL;
@@ -67,11 +71,14 @@ enum lw_status wt_write_safetensors(const char *path, const struct wt_tensor *te
         return lw_error_set(err, LW_ERR_FILE, "%s: cannot create: %m", path);
     }
     uint8_t size_bytes[8];
-    for (int i = 0; i < 8; i++) size_bytes[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        size_bytes[i] = (uint8_t)((uint64_t)padded >> (8 * i));
     bool ok = fwrite(size_bytes, 8, 1, out) == 1 && fwrite(text, 1, len, out) == len;
-    for (size_t i = len; i < padded && ok; i++) ok = fputc(' ', out) != EOF;
+    for (size_t i = len; i < padded && ok; i++)
+        ok = fputc(' ', out) != EOF;
     for (size_t i = 0; i < count && ok; i++)
-        ok = tensors[i].bytes == 0 || fwrite(tensors[i].data, 1, tensors[i].bytes, out) == tensors[i].bytes;
+        ok = tensors[i].bytes == 0 ||
+             fwrite(tensors[i].data, 1, tensors[i].bytes, out) == tensors[i].bytes;
     ok = (fclose(out) == 0) && ok;
     free(text);
     if (!ok) return lw_error_set(err, LW_ERR_FILE, "%s: write failed", path);

@@ -22,7 +22,8 @@ static uint32_t ror(uint32_t x, int n) {
 static void compress(struct sha256 *s, const uint8_t *p) {
     uint32_t w[64], v[8];
     for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
     for (int i = 16; i < 64; i++) {
         uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ w[i - 15] >> 3;
         uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ w[i - 2] >> 10;
@@ -30,14 +31,16 @@ static void compress(struct sha256 *s, const uint8_t *p) {
     }
     memcpy(v, s->h, sizeof v);
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) +
-                      k[i] + w[i];
-        uint32_t t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+        uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) +
+                      ((v[4] & v[5]) ^ (~v[4] & v[6])) + k[i] + w[i];
+        uint32_t t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) +
+                      ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
         memmove(v + 1, v, 7 * sizeof *v);
         v[4] += t1;
         v[0] = t1 + t2;
     }
-    for (int i = 0; i < 8; i++) s->h[i] += v[i];
+    for (int i = 0; i < 8; i++)
+        s->h[i] += v[i];
 }
 
 void sha256_init(struct sha256 *s) {
@@ -62,14 +65,18 @@ void sha256_final(struct sha256 *s, uint8_t digest[32]) {
     uint64_t bits = s->bytes * 8;
     uint8_t  pad = 0x80, zero = 0, len[8];
     sha256_update(s, &pad, 1);
-    while (s->fill != 56) sha256_update(s, &zero, 1);
-    for (int i = 0; i < 8; i++) len[i] = (uint8_t)(bits >> (56 - 8 * i));
+    while (s->fill != 56)
+        sha256_update(s, &zero, 1);
+    for (int i = 0; i < 8; i++)
+        len[i] = (uint8_t)(bits >> (56 - 8 * i));
     sha256_update(s, len, 8);
     for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 4; j++) digest[4 * i + j] = (uint8_t)(s->h[i] >> (24 - 8 * j));
+        for (int j = 0; j < 4; j++)
+            digest[4 * i + j] = (uint8_t)(s->h[i] >> (24 - 8 * j));
 }
 
 void sha256_hex(const uint8_t digest[32], int n, char *out) {
-    for (int i = 0; i < n && i < 32; i++) snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    for (int i = 0; i < n && i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
     out[2 * (n < 32 ? n : 32)] = 0;
 }

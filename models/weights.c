@@ -29,7 +29,7 @@ static bool has_suffix(const char *s, const char *suffix) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Building a set                                                                                  */
+/* Building a set */
 
 enum lw_status wt_source_map(struct wt_file *f, const char *path, struct wt_source **out,
                              struct lw_error *err) {
@@ -90,7 +90,9 @@ enum lw_status wt_meta_add(struct wt_file *f, size_t source, const char *key, co
         f->meta = meta;
         f->meta_capacity = capacity;
     }
-    struct wt_kv kv = {.key = strdup(key), .value = malloc(value_len + 1), .order = f->meta_count,
+    struct wt_kv kv = {.key = strdup(key),
+                       .value = malloc(value_len + 1),
+                       .order = f->meta_count,
                        .source = source};
     if (!kv.key || !kv.value) {
         free(kv.key), free(kv.value);
@@ -120,8 +122,8 @@ enum lw_status wt_check_overlaps(struct wt_file *f, size_t first, const char *pa
     if (!ranges) return no_memory(err);
     for (size_t i = 0; i < n; i++) {
         const struct wt_tensor *t = &f->tensors[first + i];
-        ranges[i] = (struct range){(uint64_t)(uintptr_t)t->data, (uint64_t)(uintptr_t)t->data + t->bytes,
-                                   first + i};
+        ranges[i] = (struct range){(uint64_t)(uintptr_t)t->data,
+                                   (uint64_t)(uintptr_t)t->data + t->bytes, first + i};
     }
     qsort(ranges, n, sizeof *ranges, range_cmp);
     enum lw_status status = LW_OK;
@@ -138,7 +140,7 @@ enum lw_status wt_check_overlaps(struct wt_file *f, size_t first, const char *pa
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Finishing: sorted names, metadata, fp8 scales                                                   */
+/* Finishing: sorted names, metadata, fp8 scales */
 
 struct named {
     const char *name;
@@ -169,10 +171,13 @@ static enum lw_status attach_fp8_scales(struct wt_file *f, struct lw_error *err)
         free(name);
         if (!s) continue;
         float scale = 0;
-        if (wt_elements(s) != 1 || !lw_dtype_info(s->dtype)->is_float || s->dtype == LW_DTYPE_F8_E4M3 ||
-            wt_read_f32(s, &scale, 1, NULL) != LW_OK || !(scale == scale) || scale - scale != 0)
-            return lw_error_set(err, LW_ERR_FORMAT, "%s: tensor %s: its scale_weight is not one finite "
-                                "float", t->file, t->name);
+        if (wt_elements(s) != 1 || !lw_dtype_info(s->dtype)->is_float ||
+            s->dtype == LW_DTYPE_F8_E4M3 || wt_read_f32(s, &scale, 1, NULL) != LW_OK ||
+            !(scale == scale) || scale - scale != 0)
+            return lw_error_set(err, LW_ERR_FORMAT,
+                                "%s: tensor %s: its scale_weight is not one finite "
+                                "float",
+                                t->file, t->name);
         t->scale = scale;
     }
     return LW_OK;
@@ -185,7 +190,8 @@ static enum lw_status finish(struct wt_file *f, struct lw_error *err) {
         free(sorted);
         return no_memory(err);
     }
-    for (size_t i = 0; i < f->count; i++) sorted[i] = (struct named){f->tensors[i].name, i};
+    for (size_t i = 0; i < f->count; i++)
+        sorted[i] = (struct named){f->tensors[i].name, i};
     qsort(sorted, f->count, sizeof *sorted, named_cmp);
     enum lw_status status = LW_OK;
     for (size_t i = 0; i < f->count; i++) {
@@ -215,7 +221,7 @@ static enum lw_status finish(struct wt_file *f, struct lw_error *err) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Opening                                                                                         */
+/* Opening */
 
 static enum lw_status open_file(struct wt_file *f, const char *path, bool gguf_allowed,
                                 struct lw_error *err) {
@@ -225,7 +231,8 @@ static enum lw_status open_file(struct wt_file *f, const char *path, bool gguf_a
     size_t source = f->source_count - 1;
     if (s->size >= 4 && memcmp(s->map, "GGUF", 4) == 0) {
         if (!gguf_allowed || f->format)
-            return lw_error_set(err, LW_ERR_FORMAT, "%s: a GGUF file cannot be a shard of a set", path);
+            return lw_error_set(err, LW_ERR_FORMAT, "%s: a GGUF file cannot be a shard of a set",
+                                path);
         f->format = "gguf";
         return wt_gguf_parse(f, source, err);
     }
@@ -243,7 +250,8 @@ static char *read_small_file(const char *path, size_t *len, struct lw_error *err
     char  *text = malloc(MAX_INDEX_BYTES + 2);
     size_t n = text ? fread(text, 1, MAX_INDEX_BYTES + 1, in) : 0;
     fclose(in);
-    if (!text) *status = no_memory(err);
+    if (!text)
+        *status = no_memory(err);
     else if (n > MAX_INDEX_BYTES)
         *status = lw_error_set(err, LW_ERR_FORMAT, "%s: larger than %u MiB: not an index", path,
                                MAX_INDEX_BYTES >> 20);
@@ -271,8 +279,8 @@ static enum lw_status open_index(struct wt_file *f, const char *path, struct lw_
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(map)) {
         cJSON_Delete(root);
-        return lw_error_set(err, LW_ERR_FORMAT, "%s: not a safetensors index (no weight_map object)",
-                            path);
+        return lw_error_set(err, LW_ERR_FORMAT,
+                            "%s: not a safetensors index (no weight_map object)", path);
     }
     char        dir[4096];
     const char *slash = strrchr(path, '/');
@@ -285,9 +293,12 @@ static enum lw_status open_index(struct wt_file *f, const char *path, struct lw_
     cJSON_ArrayForEach(item, map) {
         if (status != LW_OK) break;
         const char *shard = cJSON_GetStringValue(item);
-        if (!shard || !*shard || strchr(shard, '/') || !strcmp(shard, ".") || !strcmp(shard, "..")) {
-            status = lw_error_set(err, LW_ERR_FORMAT, "%s: tensor %s: shard '%s' is not a file name in "
-                                  "the index's folder", path, item->string ? item->string : "?",
+        if (!shard || !*shard || strchr(shard, '/') || !strcmp(shard, ".") ||
+            !strcmp(shard, "..")) {
+            status = lw_error_set(err, LW_ERR_FORMAT,
+                                  "%s: tensor %s: shard '%s' is not a file name in "
+                                  "the index's folder",
+                                  path, item->string ? item->string : "?",
                                   shard ? shard : "(not a string)");
             break;
         }
@@ -299,7 +310,8 @@ static enum lw_status open_index(struct wt_file *f, const char *path, struct lw_
         for (size_t i = 0; i < shards; i++)
             if (!k || strcmp(names[i], names[k - 1])) names[k++] = names[i];
         shards = k;
-        if (shards == 0) status = lw_error_set(err, LW_ERR_FORMAT, "%s: the weight_map is empty", path);
+        if (shards == 0)
+            status = lw_error_set(err, LW_ERR_FORMAT, "%s: the weight_map is empty", path);
     }
     for (size_t i = 0; i < shards && status == LW_OK; i++) {
         char full[8192];
@@ -312,10 +324,11 @@ static enum lw_status open_index(struct wt_file *f, const char *path, struct lw_
     cJSON_ArrayForEach(item, map) {
         if (status != LW_OK) break;
         const struct wt_tensor *t = wt_find(f, item->string);
-        const char             *want = cJSON_GetStringValue(item), *got = t ? strrchr(t->file, '/') : NULL;
+        const char *want = cJSON_GetStringValue(item), *got = t ? strrchr(t->file, '/') : NULL;
         if (!t || !got || strcmp(got + 1, want))
-            status = lw_error_set(err, LW_ERR_MISSING, "%s: tensor %s: the index puts it in %s, %s", path,
-                                  item->string, want, t ? "it is in another shard" : "which lacks it");
+            status = lw_error_set(err, LW_ERR_MISSING, "%s: tensor %s: the index puts it in %s, %s",
+                                  path, item->string, want,
+                                  t ? "it is in another shard" : "which lacks it");
     }
     cJSON_Delete(root);
     return status;
@@ -341,16 +354,20 @@ static enum lw_status open_folder(struct wt_file *f, const char *path, struct lw
             }
             names = grown;
         }
-        if (!(names[count] = strdup(e->d_name))) status = no_memory(err);
-        else indexes += has_suffix(names[count++], ".json");
+        if (!(names[count] = strdup(e->d_name)))
+            status = no_memory(err);
+        else
+            indexes += has_suffix(names[count++], ".json");
     }
     closedir(dir);
     if (status == LW_OK) qsort(names, count, sizeof *names, str_cmp);
     char full[8192];
     if (status != LW_OK) {
     } else if (indexes > 1) {
-        status = lw_error_set(err, LW_ERR_FORMAT, "%s: %zu *.safetensors.index.json files: name the one "
-                              "to use", path, indexes);
+        status = lw_error_set(err, LW_ERR_FORMAT,
+                              "%s: %zu *.safetensors.index.json files: name the one "
+                              "to use",
+                              path, indexes);
     } else if (indexes == 1) {
         for (size_t i = 0; i < count; i++)
             if (has_suffix(names[i], ".json")) snprintf(full, sizeof full, "%s/%s", path, names[i]);
@@ -364,7 +381,8 @@ static enum lw_status open_folder(struct wt_file *f, const char *path, struct lw
         }
         if (status == LW_OK) status = finish(f, err);
     }
-    for (size_t i = 0; i < count; i++) free(names[i]);
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
     free(names);
     return status;
 }
@@ -377,9 +395,12 @@ enum lw_status wt_open(const char *path, struct wt_file **out, struct lw_error *
     struct wt_file *f = calloc(1, sizeof *f);
     if (!f) return no_memory(err);
     enum lw_status status;
-    if (S_ISDIR(st.st_mode)) status = open_folder(f, path, err);
-    else if (has_suffix(path, ".json")) status = open_index(f, path, err);
-    else if ((status = open_file(f, path, true, err)) == LW_OK) status = finish(f, err);
+    if (S_ISDIR(st.st_mode))
+        status = open_folder(f, path, err);
+    else if (has_suffix(path, ".json"))
+        status = open_index(f, path, err);
+    else if ((status = open_file(f, path, true, err)) == LW_OK)
+        status = finish(f, err);
     if (status != LW_OK) {
         wt_close(f);
         return status;
@@ -394,8 +415,10 @@ void wt_close(struct wt_file *f) {
         if (f->sources[i].map) munmap(f->sources[i].map, (size_t)f->sources[i].size);
         free(f->sources[i].path);
     }
-    for (size_t i = 0; i < f->count; i++) free((char *)f->tensors[i].name);
-    for (size_t i = 0; i < f->meta_count; i++) free(f->meta[i].key), free(f->meta[i].value);
+    for (size_t i = 0; i < f->count; i++)
+        free((char *)f->tensors[i].name);
+    for (size_t i = 0; i < f->meta_count; i++)
+        free(f->meta[i].key), free(f->meta[i].value);
     free(f->sources);
     free(f->tensors);
     free(f->by_name);
@@ -404,7 +427,7 @@ void wt_close(struct wt_file *f) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Look-ups                                                                                        */
+/* Look-ups */
 
 size_t wt_count(const struct wt_file *f) {
     return f ? f->count : 0;
@@ -421,8 +444,10 @@ const struct wt_tensor *wt_find(const struct wt_file *f, const char *name) {
         size_t mid = lo + (hi - lo) / 2;
         int    c = strcmp(f->tensors[f->by_name[mid]].name, name);
         if (c == 0) return &f->tensors[f->by_name[mid]];
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -434,8 +459,10 @@ const char *wt_metadata(const struct wt_file *f, const char *key) {
         size_t mid = lo + (hi - lo) / 2;
         int    c = strcmp(f->meta[mid].key, key);
         if (c == 0) return f->meta[mid].value;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -462,20 +489,23 @@ const char *wt_file_path(const struct wt_file *f, size_t index) {
 
 uint64_t wt_elements(const struct wt_tensor *t) {
     uint64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= (uint64_t)t->shape[i];
+    for (int i = 0; i < t->ndim; i++)
+        n *= (uint64_t)t->shape[i];
     return n;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Conversion to f32                                                                               */
+/* Conversion to f32 */
 
 /* E4M3FN (no infinities; S.1111.111 is the only NaN), as torch.float8_e4m3fn. */
 static float f8_e4m3(uint8_t v) {
     int   exp = (v >> 3) & 15, man = v & 7;
     float x;
     if (exp == 15 && man == 7) return 0.0f / 0.0f;
-    if (exp == 0) x = (float)man / 512.0f; /* subnormal: man/8 · 2^-6 */
-    else x = (1.0f + (float)man / 8.0f) * (float)(1 << exp) / 128.0f;
+    if (exp == 0)
+        x = (float)man / 512.0f; /* subnormal: man/8 · 2^-6 */
+    else
+        x = (1.0f + (float)man / 8.0f) * (float)(1 << exp) / 128.0f;
     return v & 0x80 ? -x : x;
 }
 
@@ -485,16 +515,22 @@ enum lw_status wt_read_f32(const struct wt_tensor *t, float *out, uint64_t count
     uint64_t                    n = wt_elements(t);
     const char                 *file = t->file ? t->file : "?";
     if (!info)
-        return lw_error_set(err, LW_ERR_DTYPE, "%s: tensor %s: unknown dtype %d", file, t->name, (int)t->dtype);
+        return lw_error_set(err, LW_ERR_DTYPE, "%s: tensor %s: unknown dtype %d", file, t->name,
+                            (int)t->dtype);
     if (count != n || n % info->block_elems || lw_dtype_bytes(t->dtype, n) != t->bytes)
-        return lw_error_set(err, LW_ERR_SHAPE, "%s: tensor %s: %llu elements asked, it has %llu "
-                            "(%llu bytes of %s)", file, t->name, (unsigned long long)count,
-                            (unsigned long long)n, (unsigned long long)t->bytes, info->name);
+        return lw_error_set(err, LW_ERR_SHAPE,
+                            "%s: tensor %s: %llu elements asked, it has %llu "
+                            "(%llu bytes of %s)",
+                            file, t->name, (unsigned long long)count, (unsigned long long)n,
+                            (unsigned long long)t->bytes, info->name);
     const uint8_t *p = t->data;
     switch (t->dtype) {
-    case LW_DTYPE_F32: memcpy(out, p, n * 4); break;
+    case LW_DTYPE_F32:
+        memcpy(out, p, n * 4);
+        break;
     case LW_DTYPE_F16:
-        for (uint64_t i = 0; i < n; i++) out[i] = lw_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        for (uint64_t i = 0; i < n; i++)
+            out[i] = lw_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
         break;
     case LW_DTYPE_BF16:
         for (uint64_t i = 0; i < n; i++) {
@@ -503,7 +539,8 @@ enum lw_status wt_read_f32(const struct wt_tensor *t, float *out, uint64_t count
         }
         break;
     case LW_DTYPE_F8_E4M3:
-        for (uint64_t i = 0; i < n; i++) out[i] = f8_e4m3(p[i]) * t->scale;
+        for (uint64_t i = 0; i < n; i++)
+            out[i] = f8_e4m3(p[i]) * t->scale;
         break;
     case LW_DTYPE_I32:
         for (uint64_t i = 0; i < n; i++) {
@@ -519,13 +556,15 @@ enum lw_status wt_read_f32(const struct wt_tensor *t, float *out, uint64_t count
             out[i] = (float)v;
         }
         break;
-    default: wt_dequant_blocks(t->dtype, p, n / info->block_elems, out); break;
+    default:
+        wt_dequant_blocks(t->dtype, p, n / info->block_elems, out);
+        break;
     }
     return LW_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Tensors assembled from parts                                                                    */
+/* Tensors assembled from parts */
 
 enum lw_status wt_parts_finish(struct wt_parts *p, struct lw_error *err) {
     if (p->count < 1 || p->count > WT_MAX_PARTS)
@@ -539,14 +578,19 @@ enum lw_status wt_parts_finish(struct wt_parts *p, struct lw_error *err) {
     for (int k = 1; k < p->count; k++) {
         const struct wt_tensor *t = p->part[k];
         bool                    fits = t->ndim == first->ndim && t->ndim > 0;
-        for (int d = 1; fits && d < t->ndim; d++) fits = t->shape[d] == first->shape[d];
+        for (int d = 1; fits && d < t->ndim; d++)
+            fits = t->shape[d] == first->shape[d];
         if (t->dtype != first->dtype)
-            return lw_error_set(err, LW_ERR_DTYPE, "%s: tensor %s is %s, %s is %s: they cannot be "
-                                "concatenated", t->file, t->name, lw_dtype_info(t->dtype)->name,
-                                first->name, lw_dtype_info(first->dtype)->name);
+            return lw_error_set(err, LW_ERR_DTYPE,
+                                "%s: tensor %s is %s, %s is %s: they cannot be "
+                                "concatenated",
+                                t->file, t->name, lw_dtype_info(t->dtype)->name, first->name,
+                                lw_dtype_info(first->dtype)->name);
         if (!fits)
-            return lw_error_set(err, LW_ERR_SHAPE, "%s: tensors %s and %s differ beyond their first "
-                                "dimension: they cannot be concatenated", t->file, first->name, t->name);
+            return lw_error_set(err, LW_ERR_SHAPE,
+                                "%s: tensors %s and %s differ beyond their first "
+                                "dimension: they cannot be concatenated",
+                                t->file, first->name, t->name);
         p->shape[0] += t->shape[0];
         p->bytes += t->bytes;
     }
@@ -567,7 +611,8 @@ enum lw_status wt_parts_copy(const struct wt_parts *p, void *out, uint64_t bytes
                              struct lw_error *err) {
     if (bytes != p->bytes)
         return lw_error_set(err, LW_ERR_SHAPE, "%s: %llu bytes asked, the parts hold %llu",
-                            p->part[0]->name, (unsigned long long)bytes, (unsigned long long)p->bytes);
+                            p->part[0]->name, (unsigned long long)bytes,
+                            (unsigned long long)p->bytes);
     uint64_t at = 0;
     for (int k = 0; k < p->count; k++) {
         if (p->part[k]->bytes) memcpy((uint8_t *)out + at, p->part[k]->data, p->part[k]->bytes);
@@ -582,10 +627,12 @@ enum lw_status wt_parts_read_f32(const struct wt_parts *p, float *out, uint64_t 
     uint64_t at = 0;
     for (int k = 0; k < p->count; k++) {
         uint64_t       n = wt_elements(p->part[k]);
-        enum lw_status status = at + n <= count ? wt_read_f32(p->part[k], out + at, n, err)
-                                                : lw_error_set(err, LW_ERR_SHAPE, "%s: %llu elements "
-                                                               "asked, the parts hold more", p->part[0]->name,
-                                                               (unsigned long long)count);
+        enum lw_status status = at + n <= count
+                                    ? wt_read_f32(p->part[k], out + at, n, err)
+                                    : lw_error_set(err, LW_ERR_SHAPE,
+                                                   "%s: %llu elements "
+                                                   "asked, the parts hold more",
+                                                   p->part[0]->name, (unsigned long long)count);
         if (status != LW_OK) return status;
         at += n;
     }

@@ -97,8 +97,9 @@ struct wt_parts {
  * (same dtype and trailing dims; an even row count to swap). LW_ERR_SHAPE / LW_ERR_DTYPE naming the
  * parts otherwise. */
 enum lw_status wt_parts_finish(struct wt_parts *parts, struct lw_error *err);
-/* The result's bytes in its stored dtype (`bytes` must equal parts->bytes): for an upload that keeps
- * the file's dtype. Rows are whole blocks for quantised dtypes, so concatenation is byte-wise. */
+/* The result's bytes in its stored dtype (`bytes` must equal parts->bytes): for an upload that
+ * keeps the file's dtype. Rows are whole blocks for quantised dtypes, so concatenation is
+ * byte-wise. */
 enum lw_status wt_parts_copy(const struct wt_parts *parts, void *out, uint64_t bytes,
                              struct lw_error *err);
 /* The result as f32 (`count` must be its element count). */

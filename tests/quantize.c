@@ -28,7 +28,8 @@ static float absmax_signed(const float *x, int n) { /* the value of largest magn
 
 static void min_max(const float *x, int n, float *mn, float *mx) {
     *mn = *mx = x[0];
-    for (int i = 1; i < n; i++) *mn = fminf(*mn, x[i]), *mx = fmaxf(*mx, x[i]);
+    for (int i = 1; i < n; i++)
+        *mn = fminf(*mn, x[i]), *mx = fmaxf(*mx, x[i]);
 }
 
 /* Q4_0 / Q5_0 (bits 4 or 5): symmetric, codes 0 .. 2^bits − 1 around 2^(bits−1). */
@@ -49,7 +50,8 @@ static void q_sym(int bits, const float *x, uint8_t *b, float *y) {
         qh |= (uint32_t)(q[j] >> 4) << j | (uint32_t)(q[j + 16] >> 4) << (j + 16);
     }
     if (bits == 5)
-        for (int i = 0; i < 4; i++) b[2 + i] = (uint8_t)(qh >> (8 * i));
+        for (int i = 0; i < 4; i++)
+            b[2 + i] = (uint8_t)(qh >> (8 * i));
 }
 
 /* Q4_1 / Q5_1: codes 0 .. 2^bits − 1 from the minimum. */
@@ -71,7 +73,8 @@ static void q_affine(int bits, const float *x, uint8_t *b, float *y) {
         qh |= (uint32_t)(q[j] >> 4) << j | (uint32_t)(q[j + 16] >> 4) << (j + 16);
     }
     if (bits == 5)
-        for (int i = 0; i < 4; i++) b[4 + i] = (uint8_t)(qh >> (8 * i));
+        for (int i = 0; i < 4; i++)
+            b[4 + i] = (uint8_t)(qh >> (8 * i));
 }
 
 /* Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scale and min codes under two half super-scales. */
@@ -109,7 +112,8 @@ static void q_k45(int bits, const float *x, uint8_t *b, float *y) {
             int q = es ? clampi(lrintf((x[32 * j + l] + em) / es), 0, top) : 0;
             y[32 * j + l] = d * (float)sc * (float)q - dmin * (float)mc;
             uint8_t *dst = &qs[32 * c + l];
-            *dst = hi ? (uint8_t)((*dst & 0xF) | (q & 0xF) << 4) : (uint8_t)((*dst & 0xF0) | (q & 0xF));
+            *dst = hi ? (uint8_t)((*dst & 0xF) | (q & 0xF) << 4)
+                      : (uint8_t)((*dst & 0xF0) | (q & 0xF));
             if (qh) qh[l] |= (uint8_t)((q >> 4) << (2 * c + hi));
         }
     }
@@ -126,7 +130,8 @@ static void q6_k(const float *x, uint8_t *b, float *y) {
     put_half(b + 208, max_scale / 127, &d);
     uint8_t *ql = b, *qh = b + 128;
     int8_t  *sc = (int8_t *)(b + 192);
-    for (int s = 0; s < 16; s++) sc[s] = (int8_t)(d ? clampi(lrintf(scale[s] / d), -128, 127) : 0);
+    for (int s = 0; s < 16; s++)
+        sc[s] = (int8_t)(d ? clampi(lrintf(scale[s] / d), -128, 127) : 0);
     for (int e = 0; e < 256; e++) {
         int   h = e / 128, k = e % 128 / 32, l = e % 32, s = e / 16;
         float es = d * (float)sc[s];
@@ -145,8 +150,12 @@ void th_quantize(enum lw_dtype dtype, const float *x, size_t n, uint8_t *out, fl
         uint8_t     *b = out + i * info->block_bytes;
         float       *y = approx + i * info->block_elems;
         switch (dtype) {
-        case LW_DTYPE_F32: memcpy(b, xb, 4), y[0] = xb[0]; break;
-        case LW_DTYPE_F16: put_half(b, xb[0], y); break;
+        case LW_DTYPE_F32:
+            memcpy(b, xb, 4), y[0] = xb[0];
+            break;
+        case LW_DTYPE_F16:
+            put_half(b, xb[0], y);
+            break;
         case LW_DTYPE_BF16: {
             uint32_t bits;
             memcpy(&bits, xb, 4);
@@ -176,14 +185,29 @@ void th_quantize(enum lw_dtype dtype, const float *x, size_t n, uint8_t *out, fl
             }
             break;
         }
-        case LW_DTYPE_Q4_0: q_sym(4, xb, b, y); break;
-        case LW_DTYPE_Q5_0: q_sym(5, xb, b, y); break;
-        case LW_DTYPE_Q4_1: q_affine(4, xb, b, y); break;
-        case LW_DTYPE_Q5_1: q_affine(5, xb, b, y); break;
-        case LW_DTYPE_Q4_K: q_k45(4, xb, b, y); break;
-        case LW_DTYPE_Q5_K: q_k45(5, xb, b, y); break;
-        case LW_DTYPE_Q6_K: q6_k(xb, b, y); break;
-        default: abort(); /* F8: not a GGUF type */
+        case LW_DTYPE_Q4_0:
+            q_sym(4, xb, b, y);
+            break;
+        case LW_DTYPE_Q5_0:
+            q_sym(5, xb, b, y);
+            break;
+        case LW_DTYPE_Q4_1:
+            q_affine(4, xb, b, y);
+            break;
+        case LW_DTYPE_Q5_1:
+            q_affine(5, xb, b, y);
+            break;
+        case LW_DTYPE_Q4_K:
+            q_k45(4, xb, b, y);
+            break;
+        case LW_DTYPE_Q5_K:
+            q_k45(5, xb, b, y);
+            break;
+        case LW_DTYPE_Q6_K:
+            q6_k(xb, b, y);
+            break;
+        default:
+            abort(); /* F8: not a GGUF type */
         }
     }
 }
@@ -199,7 +223,7 @@ uint32_t th_ggml_type(enum lw_dtype dtype) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* GGUF writing                                                                                    */
+/* GGUF writing */
 
 void th_buf_put(struct th_buf *b, const void *data, size_t n) {
     if (b->len + n > b->capacity) {
@@ -228,7 +252,8 @@ void th_gguf_init(struct th_gguf *g, uint32_t version) {
     *g = (struct th_gguf){.version = version, .alignment = 32};
 }
 
-void th_gguf_kv(struct th_gguf *g, const char *key, uint32_t type, const void *value, size_t bytes) {
+void th_gguf_kv(struct th_gguf *g, const char *key, uint32_t type, const void *value,
+                size_t bytes) {
     th_buf_str(&g->kv, key);
     th_buf_u32(&g->kv, type);
     th_buf_put(&g->kv, value, bytes);
@@ -251,7 +276,8 @@ void th_gguf_tensor_info(struct th_gguf *g, const char *name, uint32_t ggml_type
                          const int64_t *shape, uint64_t offset) {
     th_buf_str(&g->info, name);
     th_buf_u32(&g->info, (uint32_t)ndim);
-    for (int i = ndim - 1; i >= 0; i--) th_buf_u64(&g->info, (uint64_t)shape[i]);
+    for (int i = ndim - 1; i >= 0; i--)
+        th_buf_u64(&g->info, (uint64_t)shape[i]);
     th_buf_u32(&g->info, ggml_type);
     th_buf_u64(&g->info, offset);
     g->tensor_count++;
@@ -260,7 +286,8 @@ void th_gguf_tensor_info(struct th_gguf *g, const char *name, uint32_t ggml_type
 void th_gguf_tensor(struct th_gguf *g, const char *name, uint32_t ggml_type, int ndim,
                     const int64_t *shape, const void *data, size_t bytes) {
     static const uint8_t zeros[256];
-    while (g->data.len % g->alignment) th_buf_put(&g->data, zeros, 1);
+    while (g->data.len % g->alignment)
+        th_buf_put(&g->data, zeros, 1);
     th_gguf_tensor_info(g, name, ggml_type, ndim, shape, g->data.len);
     th_buf_put(&g->data, data, bytes);
 }
@@ -274,7 +301,8 @@ uint8_t *th_gguf_finish(struct th_gguf *g, size_t *len) {
     th_buf_put(&out, g->kv.p, g->kv.len);
     th_buf_put(&out, g->info.p, g->info.len);
     static const uint8_t zero = 0;
-    while (out.len % g->alignment) th_buf_put(&out, &zero, 1);
+    while (out.len % g->alignment)
+        th_buf_put(&out, &zero, 1);
     th_buf_put(&out, g->data.p, g->data.len);
     free(g->kv.p), free(g->info.p), free(g->data.p);
     *g = (struct th_gguf){0};

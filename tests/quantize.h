@@ -29,8 +29,21 @@ void th_buf_u64(struct th_buf *b, uint64_t v);
 void th_buf_str(struct th_buf *b, const char *s); /* GGUF string: u64 length + bytes */
 
 /* GGUF value types. */
-enum { TH_GGUF_U8, TH_GGUF_I8, TH_GGUF_U16, TH_GGUF_I16, TH_GGUF_U32, TH_GGUF_I32, TH_GGUF_F32,
-       TH_GGUF_BOOL, TH_GGUF_STRING, TH_GGUF_ARRAY, TH_GGUF_U64, TH_GGUF_I64, TH_GGUF_F64 };
+enum {
+    TH_GGUF_U8,
+    TH_GGUF_I8,
+    TH_GGUF_U16,
+    TH_GGUF_I16,
+    TH_GGUF_U32,
+    TH_GGUF_I32,
+    TH_GGUF_F32,
+    TH_GGUF_BOOL,
+    TH_GGUF_STRING,
+    TH_GGUF_ARRAY,
+    TH_GGUF_U64,
+    TH_GGUF_I64,
+    TH_GGUF_F64
+};
 
 struct th_gguf {
     uint32_t      version, alignment;
@@ -39,7 +52,8 @@ struct th_gguf {
 };
 void th_gguf_init(struct th_gguf *g, uint32_t version);
 /* A key with a value of `type` whose encoded bytes are `value` (for arrays: element type, count and
- * elements, already encoded). general.alignment written through th_gguf_kv_u32 sets the alignment. */
+ * elements, already encoded). general.alignment written through th_gguf_kv_u32 sets the alignment.
+ */
 void th_gguf_kv(struct th_gguf *g, const char *key, uint32_t type, const void *value, size_t bytes);
 void th_gguf_kv_u32(struct th_gguf *g, const char *key, uint32_t v);
 void th_gguf_kv_str(struct th_gguf *g, const char *key, const char *v);

@@ -61,21 +61,23 @@ static int diffusers(const struct wt_file *f, const char *out) {
     fprintf(index, "{\"metadata\": {}, \"weight_map\": {");
     struct lw_error err = {0};
     int             status = 0;
-    const char     *meta[64] = {0}; /* hyper-parameters in the first shard (the tiny model's axes) */
+    const char *meta[64] = {0}; /* hyper-parameters in the first shard (the tiny model's axes) */
     for (size_t i = 0; i < wt_metadata_count(f) && i < 31; i++)
         meta[2 * i] = wt_metadata_key(f, i), meta[2 * i + 1] = wt_metadata(f, meta[2 * i]);
     for (int s = 0; s < 2; s++) {
         size_t lo = s ? count / 2 : 0, hi = s ? count : count / 2;
-        snprintf(path, sizeof path, "%s/diffusion_pytorch_model-0000%d-of-00002.safetensors", out, s + 1);
+        snprintf(path, sizeof path, "%s/diffusion_pytorch_model-0000%d-of-00002.safetensors", out,
+                 s + 1);
         if (wt_write_safetensors(path, t + lo, hi - lo, s ? NULL : meta, &err) != LW_OK)
             status = fail(err.message);
         for (size_t i = lo; i < hi; i++)
-            fprintf(index, "%s\"%s\": \"diffusion_pytorch_model-0000%d-of-00002.safetensors\"", i ? ", " : "",
-                    names[i], s + 1);
+            fprintf(index, "%s\"%s\": \"diffusion_pytorch_model-0000%d-of-00002.safetensors\"",
+                    i ? ", " : "", names[i], s + 1);
     }
     fprintf(index, "}}\n");
     fclose(index);
-    for (size_t i = 0; i < count; i++) free(owned[i]);
+    for (size_t i = 0; i < count; i++)
+        free(owned[i]);
     free(owned), free(names), free(t);
     return status;
 }
@@ -98,7 +100,8 @@ static int gguf(const struct wt_file *f, const char *out, bool q8) {
                            lw_dtype_bytes(LW_DTYPE_Q8_0, n));
             free(x), free(approx), free(q);
         } else {
-            th_gguf_tensor(&g, t->name, th_ggml_type(t->dtype), t->ndim, t->shape, t->data, t->bytes);
+            th_gguf_tensor(&g, t->name, th_ggml_type(t->dtype), t->ndim, t->shape, t->data,
+                           t->bytes);
         }
     }
     size_t   len;

@@ -29,7 +29,8 @@ static const char *write_gguf(const char *name, struct th_gguf *g) {
     return tmp(name);
 }
 
-static void expect_error(const char *what, const char *path, enum lw_status want, const char *needle) {
+static void expect_error(const char *what, const char *path, enum lw_status want,
+                         const char *needle) {
     struct wt_file *f = NULL;
     struct lw_error err = {0};
     enum lw_status  st = wt_open(path, &f, &err);
@@ -38,7 +39,8 @@ static void expect_error(const char *what, const char *path, enum lw_status want
     wt_close(f);
 }
 
-/* Quantisation error bound (relative L2 of the codes' values against the originals) for normal data. */
+/* Quantisation error bound (relative L2 of the codes' values against the originals) for normal
+ * data. */
 struct case_ {
     enum lw_dtype dtype;
     int64_t       rows, cols;
@@ -46,10 +48,10 @@ struct case_ {
 };
 
 static const struct case_ cases[] = {
-    {LW_DTYPE_F32, 7, 3, 0},         {LW_DTYPE_F16, 5, 13, 1e-3},   {LW_DTYPE_BF16, 1, 17, 8e-3},
-    {LW_DTYPE_I32, 3, 1, 0},         {LW_DTYPE_I64, 2, 2, 0},       {LW_DTYPE_Q8_0, 3, 64, 0.01},
-    {LW_DTYPE_Q4_0, 5, 32, 0.15},    {LW_DTYPE_Q4_1, 2, 96, 0.12},  {LW_DTYPE_Q5_0, 3, 64, 0.07},
-    {LW_DTYPE_Q5_1, 7, 32, 0.06},    {LW_DTYPE_Q4_K, 3, 512, 0.12}, {LW_DTYPE_Q5_K, 2, 256, 0.06},
+    {LW_DTYPE_F32, 7, 3, 0},       {LW_DTYPE_F16, 5, 13, 1e-3},   {LW_DTYPE_BF16, 1, 17, 8e-3},
+    {LW_DTYPE_I32, 3, 1, 0},       {LW_DTYPE_I64, 2, 2, 0},       {LW_DTYPE_Q8_0, 3, 64, 0.01},
+    {LW_DTYPE_Q4_0, 5, 32, 0.15},  {LW_DTYPE_Q4_1, 2, 96, 0.12},  {LW_DTYPE_Q5_0, 3, 64, 0.07},
+    {LW_DTYPE_Q5_1, 7, 32, 0.06},  {LW_DTYPE_Q4_K, 3, 512, 0.12}, {LW_DTYPE_Q5_K, 2, 256, 0.06},
     {LW_DTYPE_Q6_K, 5, 256, 0.03},
 };
 #define CASES (sizeof cases / sizeof cases[0])
@@ -72,7 +74,8 @@ int main(void) {
         stored[c] = malloc(lw_dtype_bytes(cases[c].dtype, n) + 1);
         th_fill_normal(&rng, orig[c], n, 1.0f);
         if (cases[c].dtype == LW_DTYPE_I32 || cases[c].dtype == LW_DTYPE_I64)
-            for (size_t i = 0; i < n; i++) orig[c][i] = roundf(orig[c][i] * 1000);
+            for (size_t i = 0; i < n; i++)
+                orig[c][i] = roundf(orig[c][i] * 1000);
         th_quantize(cases[c].dtype, orig[c], n, stored[c], approx[c]);
     }
     for (int variant = 0; variant < 3; variant++) {
@@ -96,7 +99,8 @@ int main(void) {
         struct th_buf a = {0}; /* [1, 2, 3] as i32 */
         th_buf_u32(&a, TH_GGUF_I32);
         th_buf_u64(&a, 3);
-        for (int32_t v = 1; v <= 3; v++) th_buf_put(&a, &v, 4);
+        for (int32_t v = 1; v <= 3; v++)
+            th_buf_put(&a, &v, 4);
         th_gguf_kv(&g, "t.ints", TH_GGUF_ARRAY, a.p, a.len);
         a.len = 0; /* ["a", "b\"q\n"] */
         th_buf_u32(&a, TH_GGUF_STRING);
@@ -116,36 +120,53 @@ int main(void) {
         free(a.p);
         for (size_t c = 0; c < CASES; c++) {
             char name[64];
-            snprintf(name, sizeof name, "blk.%zu.%s.weight", c, lw_dtype_info(cases[c].dtype)->name);
-            th_gguf_tensor(&g, name, th_ggml_type(cases[c].dtype), 2, (int64_t[]){cases[c].rows, cases[c].cols},
-                           stored[c], lw_dtype_bytes(cases[c].dtype, (uint64_t)(cases[c].rows * cases[c].cols)));
+            snprintf(name, sizeof name, "blk.%zu.%s.weight", c,
+                     lw_dtype_info(cases[c].dtype)->name);
+            th_gguf_tensor(
+                &g, name, th_ggml_type(cases[c].dtype), 2,
+                (int64_t[]){cases[c].rows, cases[c].cols}, stored[c],
+                lw_dtype_bytes(cases[c].dtype, (uint64_t)(cases[c].rows * cases[c].cols)));
         }
         int64_t one = 1;
         float   scalar = 3.0f;
         th_gguf_tensor(&g, "scalar", 0, 1, &one, &scalar, 4);
         const char *path = write_gguf("all.gguf", &g);
-        if (!th_check(wt_open(path, &f, &err) == LW_OK, "v%u align %u: %s", version, alignment, err.message))
+        if (!th_check(wt_open(path, &f, &err) == LW_OK, "v%u align %u: %s", version, alignment,
+                      err.message))
             continue;
-        th_check(!strcmp(wt_format(f), "gguf") && wt_count(f) == CASES + 1, "v%u: %zu tensors", version, wt_count(f));
-        const struct { const char *key, *want; } kv[] = {
-            {"general.architecture", "flux"}, {"t.u8", "200"},   {"t.i16", "-300"},  {"t.f32", "0.5"},
-            {"t.f64", "-2.25"},               {"t.i64", "-5000000000"}, {"t.bool", "true"},
-            {"t.ints", "[1,2,3]"},            {"t.strs", "[\"a\",\"b\\\"q\\u000a\"]"},
+        th_check(!strcmp(wt_format(f), "gguf") && wt_count(f) == CASES + 1, "v%u: %zu tensors",
+                 version, wt_count(f));
+        const struct {
+            const char *key, *want;
+        } kv[] = {
+            {"general.architecture", "flux"},
+            {"t.u8", "200"},
+            {"t.i16", "-300"},
+            {"t.f32", "0.5"},
+            {"t.f64", "-2.25"},
+            {"t.i64", "-5000000000"},
+            {"t.bool", "true"},
+            {"t.ints", "[1,2,3]"},
+            {"t.strs", "[\"a\",\"b\\\"q\\u000a\"]"},
             {"t.nested", "[[true],[]]"},
         };
         for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
             th_check(wt_metadata(f, kv[k].key) && !strcmp(wt_metadata(f, kv[k].key), kv[k].want),
                      "v%u: %s = '%s' (want '%s')", version, kv[k].key,
-                     wt_metadata(f, kv[k].key) ? wt_metadata(f, kv[k].key) : "(absent)", kv[k].want);
+                     wt_metadata(f, kv[k].key) ? wt_metadata(f, kv[k].key) : "(absent)",
+                     kv[k].want);
         for (size_t c = 0; c < CASES; c++) {
             char name[64];
-            snprintf(name, sizeof name, "blk.%zu.%s.weight", c, lw_dtype_info(cases[c].dtype)->name);
+            snprintf(name, sizeof name, "blk.%zu.%s.weight", c,
+                     lw_dtype_info(cases[c].dtype)->name);
             const struct wt_tensor *t = wt_find(f, name);
             size_t                  n = (size_t)(cases[c].rows * cases[c].cols);
-            if (!th_check(t && t->dtype == cases[c].dtype && t->ndim == 2 && t->shape[0] == cases[c].rows &&
-                          t->shape[1] == cases[c].cols, "%s: dtype and shape (outermost first)", name))
+            if (!th_check(t && t->dtype == cases[c].dtype && t->ndim == 2 &&
+                              t->shape[0] == cases[c].rows && t->shape[1] == cases[c].cols,
+                          "%s: dtype and shape (outermost first)", name))
                 continue;
-            th_check((uintptr_t)t->data % alignment == 0, "%s: data aligned to %u", name, alignment);
+            th_check((uintptr_t)t->data % alignment == 0, "%s: data aligned to %u", name,
+                     alignment);
             float *got = malloc(n * sizeof *got);
             th_poison(got, n);
             th_check(wt_read_f32(t, got, n, &err) == LW_OK, "%s: read: %s", name, err.message);
@@ -153,15 +174,19 @@ int main(void) {
             snprintf(what, sizeof what, "v%u %s: values of the stored codes", version, name);
             th_check_close(what, got, approx[c], n, 1e-6, 1e-6);
             double rel = th_rel_l2(approx[c], orig[c], n);
-            th_check(rel <= cases[c].max_rel, "%s: quantisation error %.3g ≤ %.3g", name, rel, cases[c].max_rel);
-            if (variant == 0) printf("%-6s rel. L2 error of the quantiser %.2e\n", lw_dtype_info(cases[c].dtype)->name, rel);
+            th_check(rel <= cases[c].max_rel, "%s: quantisation error %.3g ≤ %.3g", name, rel,
+                     cases[c].max_rel);
+            if (variant == 0)
+                printf("%-6s rel. L2 error of the quantiser %.2e\n",
+                       lw_dtype_info(cases[c].dtype)->name, rel);
             /* a row-range view of a quantised tensor reads as those rows */
             struct wt_tensor row = *t;
             uint64_t         row_bytes = lw_dtype_bytes(t->dtype, (uint64_t)t->shape[1]);
             if (t->shape[0] >= 2) {
-                row.shape[0] = 1, row.data = (const uint8_t *)t->data + row_bytes, row.bytes = row_bytes;
-                th_check(wt_read_f32(&row, got, (uint64_t)t->shape[1], &err) == LW_OK, "%s: row view: %s",
-                         name, err.message);
+                row.shape[0] = 1, row.data = (const uint8_t *)t->data + row_bytes,
+                row.bytes = row_bytes;
+                th_check(wt_read_f32(&row, got, (uint64_t)t->shape[1], &err) == LW_OK,
+                         "%s: row view: %s", name, err.message);
                 snprintf(what, sizeof what, "v%u %s: row 1 as a view", version, name);
                 th_check_close(what, got, approx[c] + t->shape[1], (size_t)t->shape[1], 1e-6, 1e-6);
             }
@@ -172,7 +197,8 @@ int main(void) {
         wt_close(f);
         f = NULL;
     }
-    for (size_t c = 0; c < CASES; c++) free(orig[c]), free(approx[c]), free(stored[c]);
+    for (size_t c = 0; c < CASES; c++)
+        free(orig[c]), free(approx[c]), free(stored[c]);
 
     /* A small valid file, then every truncation of it. */
     struct th_gguf g;
@@ -198,7 +224,8 @@ int main(void) {
         wt_close(f);
         f = NULL;
     }
-    th_check(refused == (int)(len - 4), "every truncation refused with the file named (%d of %zu)", refused, len - 4);
+    th_check(refused == (int)(len - 4), "every truncation refused with the file named (%d of %zu)",
+             refused, len - 4);
     /* Patched headers. */
     uint8_t *bad = malloc(len);
     memcpy(bad, tiny, len);
@@ -217,12 +244,12 @@ int main(void) {
     free(tiny);
 
     struct {
-        const char   *what, *needle;
+        const char    *what, *needle;
         enum lw_status status;
-        uint32_t      type;
-        int           ndim;
-        int64_t       shape[9];
-        uint64_t      offset;
+        uint32_t       type;
+        int            ndim;
+        int64_t        shape[9];
+        uint64_t       offset;
     } infos[] = {
         {"unknown ggml type", "Q2_K", LW_ERR_DTYPE, 10, 1, {256}, 0},
         {"unknown ggml type id", "unknown", LW_ERR_DTYPE, 4000, 1, {4}, 0},
@@ -232,19 +259,26 @@ int main(void) {
         {"too long for the data", "outside", LW_ERR_FORMAT, 0, 1, {100}, 0},
         {"rows not whole blocks", "blocks", LW_ERR_FORMAT, 8, 2, {2, 33}, 0},
         {"too many dimensions", "dimensions", LW_ERR_FORMAT, 0, 9, {1, 1, 1, 1, 1, 1, 1, 1, 1}, 0},
-        {"overflowing shape", "overflows", LW_ERR_FORMAT, 0, 3, {1ll << 40, 1ll << 40, 1ll << 40}, 0},
+        {"overflowing shape",
+         "overflows",
+         LW_ERR_FORMAT,
+         0,
+         3,
+         {1ll << 40, 1ll << 40, 1ll << 40},
+         0},
     };
     for (size_t i = 0; i < sizeof infos / sizeof infos[0]; i++) {
         th_gguf_init(&g, 3);
-        th_gguf_tensor_info(&g, "victim", infos[i].type, infos[i].ndim, infos[i].shape, infos[i].offset);
+        th_gguf_tensor_info(&g, "victim", infos[i].type, infos[i].ndim, infos[i].shape,
+                            infos[i].offset);
         th_buf_put(&g.data, vals, 64); /* 64 bytes of data */
         const char *path = write_gguf("info.gguf", &g);
         expect_error(infos[i].what, path, infos[i].status, infos[i].needle);
         if (infos[i].status == LW_ERR_DTYPE || infos[i].status == LW_ERR_FORMAT) {
             struct lw_error e2 = {0};
             wt_open(path, &f, &e2);
-            th_check(strstr(e2.message, "victim") || strstr(e2.message, "dimensions"), "%s names the tensor: %s",
-                     infos[i].what, e2.message);
+            th_check(strstr(e2.message, "victim") || strstr(e2.message, "dimensions"),
+                     "%s names the tensor: %s", infos[i].what, e2.message);
         }
     }
     th_gguf_init(&g, 3); /* overlapping tensors */
@@ -263,16 +297,19 @@ int main(void) {
     th_gguf_init(&g, 3);
     th_gguf_kv_u32(&g, "general.alignment", 48);
     g.alignment = 16;
-    expect_error("alignment not a power of two", write_gguf("align.gguf", &g), LW_ERR_FORMAT, "power of two");
+    expect_error("alignment not a power of two", write_gguf("align.gguf", &g), LW_ERR_FORMAT,
+                 "power of two");
     th_gguf_init(&g, 3);
     th_gguf_kv_str(&g, "general.alignment", "32");
-    expect_error("alignment of the wrong type", write_gguf("align2.gguf", &g), LW_ERR_FORMAT, "u32");
+    expect_error("alignment of the wrong type", write_gguf("align2.gguf", &g), LW_ERR_FORMAT,
+                 "u32");
     th_gguf_init(&g, 3);
     th_gguf_kv(&g, "weird", 13, "", 0);
     expect_error("unknown value type", write_gguf("vtype.gguf", &g), LW_ERR_FORMAT, "weird");
     th_gguf_init(&g, 3);
     struct th_buf deep = {0};
-    for (int i = 0; i < 12; i++) th_buf_u32(&deep, TH_GGUF_ARRAY), th_buf_u64(&deep, 1);
+    for (int i = 0; i < 12; i++)
+        th_buf_u32(&deep, TH_GGUF_ARRAY), th_buf_u64(&deep, 1);
     th_buf_u32(&deep, TH_GGUF_U8), th_buf_u64(&deep, 0);
     th_gguf_kv(&g, "deep", TH_GGUF_ARRAY, deep.p, deep.len);
     free(deep.p);
@@ -282,7 +319,8 @@ int main(void) {
     th_buf_u32(&lying, TH_GGUF_STRING), th_buf_u64(&lying, 1ull << 60);
     th_gguf_kv(&g, "lying", TH_GGUF_ARRAY, lying.p, lying.len);
     free(lying.p);
-    expect_error("array count beyond the file", write_gguf("lying.gguf", &g), LW_ERR_FORMAT, "lying");
+    expect_error("array count beyond the file", write_gguf("lying.gguf", &g), LW_ERR_FORMAT,
+                 "lying");
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -1,7 +1,7 @@
 /* FLUX names: a tiny random BFL transformer written in BFL, ComfyUI, diffusers (sharded, with an
  * index; q/k/v and linear1 split, norm_out halves swapped) and GGUF (Q8_0) form reads back through
- * wt_flux_resolve as the same BFL tensors; missing or mismatched parts are clear errors; LoRWeB keys
- * map to the right rows of the fused weights (checked against the shared fixtures too). */
+ * wt_flux_resolve as the same BFL tensors; missing or mismatched parts are clear errors; LoRWeB
+ * keys map to the right rows of the fused weights (checked against the shared fixtures too). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +37,12 @@ static void add(struct model *m, struct th_rng *rng, const char *name, int64_t r
         m->bf16[i][k] = th_f32_to_bf16(th_rng_uniform(rng, -1, 1));
         m->values[i][k] = th_bf16_to_f32(m->bf16[i][k]);
     }
-    m->t[i] = (struct wt_tensor){.name = m->names[i], .dtype = LW_DTYPE_BF16, .ndim = cols ? 2 : 1,
-                                 .shape = {rows, cols}, .data = m->bf16[i], .bytes = (uint64_t)n * 2};
+    m->t[i] = (struct wt_tensor){.name = m->names[i],
+                                 .dtype = LW_DTYPE_BF16,
+                                 .ndim = cols ? 2 : 1,
+                                 .shape = {rows, cols},
+                                 .data = m->bf16[i],
+                                 .bytes = (uint64_t)n * 2};
 }
 
 static void linear(struct model *m, struct th_rng *rng, const char *name, int64_t out, int64_t in) {
@@ -63,10 +67,14 @@ static void make_bfl(struct model *m, struct th_rng *rng) {
     const char *streams[] = {"img", "txt"};
     for (int s = 0; s < 2; s++) {
         char p[WT_NAME_MAX];
-        snprintf(p, sizeof p, "double_blocks.0.%s_mod.lin", streams[s]), linear(m, rng, p, 6 * H, H);
-        snprintf(p, sizeof p, "double_blocks.0.%s_attn.qkv", streams[s]), linear(m, rng, p, 3 * H, H);
-        snprintf(p, sizeof p, "double_blocks.0.%s_attn.norm.query_norm.scale", streams[s]), add(m, rng, p, HD, 0);
-        snprintf(p, sizeof p, "double_blocks.0.%s_attn.norm.key_norm.scale", streams[s]), add(m, rng, p, HD, 0);
+        snprintf(p, sizeof p, "double_blocks.0.%s_mod.lin", streams[s]),
+            linear(m, rng, p, 6 * H, H);
+        snprintf(p, sizeof p, "double_blocks.0.%s_attn.qkv", streams[s]),
+            linear(m, rng, p, 3 * H, H);
+        snprintf(p, sizeof p, "double_blocks.0.%s_attn.norm.query_norm.scale", streams[s]),
+            add(m, rng, p, HD, 0);
+        snprintf(p, sizeof p, "double_blocks.0.%s_attn.norm.key_norm.scale", streams[s]),
+            add(m, rng, p, HD, 0);
         snprintf(p, sizeof p, "double_blocks.0.%s_attn.proj", streams[s]), linear(m, rng, p, H, H);
         snprintf(p, sizeof p, "double_blocks.0.%s_mlp.0", streams[s]), linear(m, rng, p, F, H);
         snprintf(p, sizeof p, "double_blocks.0.%s_mlp.2", streams[s]), linear(m, rng, p, H, F);
@@ -88,7 +96,7 @@ static int to_diffusers(const struct model *m, struct wt_tensor *out, char (*nam
         int  k = wt_flux_diffusers_names(m->names[i], parts, &swap);
         th_check(k > 0, "%s has a diffusers name", m->names[i]);
         const struct wt_tensor *t = &m->t[i];
-        int64_t cols = t->ndim == 2 ? t->shape[1] : 1, row0 = 0;
+        int64_t                 cols = t->ndim == 2 ? t->shape[1] : 1, row0 = 0;
         for (int p = 0; p < k; p++) {
             int64_t rows = k == 1 ? t->shape[0] : p < 3 ? H : t->shape[0] - 3 * H;
             size_t  bytes = (size_t)(rows * cols * 2);
@@ -100,7 +108,8 @@ static int to_diffusers(const struct model *m, struct wt_tensor *out, char (*nam
             }
             snprintf(names[n], WT_NAME_MAX, "%s", parts[p]);
             out[n] = *t;
-            out[n].name = names[n], out[n].shape[0] = rows, out[n].data = owned[n], out[n].bytes = bytes;
+            out[n].name = names[n], out[n].shape[0] = rows, out[n].data = owned[n],
+            out[n].bytes = bytes;
             n++, row0 += rows;
         }
     }
@@ -112,23 +121,25 @@ static void check_model(const char *what, const char *path, enum wt_flux_layout 
     struct wt_file *f = NULL;
     struct lw_error err = {0};
     if (!th_check(wt_open(path, &f, &err) == LW_OK, "%s: open: %s", what, err.message)) return;
-    th_check(wt_flux_layout(f) == want_layout, "%s: layout %s", what, wt_flux_layout_name(wt_flux_layout(f)));
+    th_check(wt_flux_layout(f) == want_layout, "%s: layout %s", what,
+             wt_flux_layout_name(wt_flux_layout(f)));
     int good = 0;
     for (int i = 0; i < m->count; i++) {
         struct wt_parts p;
         uint64_t        n = m->t[i].ndim == 2 ? (uint64_t)(m->t[i].shape[0] * m->t[i].shape[1])
                                               : (uint64_t)m->t[i].shape[0];
-        if (!th_check(wt_flux_resolve(f, m->names[i], &p, &err) == LW_OK, "%s: %s: %s", what, m->names[i],
-                      err.message))
+        if (!th_check(wt_flux_resolve(f, m->names[i], &p, &err) == LW_OK, "%s: %s: %s", what,
+                      m->names[i], err.message))
             continue;
-        bool   ok = p.ndim == m->t[i].ndim && p.shape[0] == m->t[i].shape[0] &&
+        bool ok = p.ndim == m->t[i].ndim && p.shape[0] == m->t[i].shape[0] &&
                   (p.ndim == 1 || p.shape[1] == m->t[i].shape[1]);
         float *got = malloc(n * sizeof *got);
         ok = ok && wt_parts_read_f32(&p, got, n, &err) == LW_OK;
         if (exact) {
             ok = ok && !memcmp(got, m->values[i], n * 4);
             uint8_t *bytes = malloc(p.bytes);
-            ok = ok && wt_parts_copy(&p, bytes, p.bytes, &err) == LW_OK && !memcmp(bytes, m->bf16[i], n * 2);
+            ok = ok && wt_parts_copy(&p, bytes, p.bytes, &err) == LW_OK &&
+                 !memcmp(bytes, m->bf16[i], n * 2);
             free(bytes);
         } else {
             ok = ok && th_rel_l2(got, m->values[i], n) < 0.01;
@@ -139,7 +150,8 @@ static void check_model(const char *what, const char *path, enum wt_flux_layout 
     }
     printf("%-28s %d of %d BFL tensors resolved\n", what, good, m->count);
     struct wt_parts p;
-    th_check(wt_flux_resolve(f, "double_blocks.7.img_attn.qkv.weight", &p, &err) == LW_ERR_MISSING &&
+    th_check(wt_flux_resolve(f, "double_blocks.7.img_attn.qkv.weight", &p, &err) ==
+                     LW_ERR_MISSING &&
                  strstr(err.message, "blocks.7") && strstr(err.message, dir),
              "%s: a missing tensor is named with its file: %s", what, err.message);
     wt_close(f);
@@ -150,15 +162,24 @@ static void lorweb_keys(void) {
         const char *key, *bfl, *part;
         int64_t     row0, rows;
     } cases[] = {
-        {"transformer.transformer_blocks.3.attn.to_k.lora_A", "double_blocks.3.img_attn.qkv.weight", "lora_A", 96, 96},
-        {"transformer.transformer_blocks.0.attn.add_v_proj.lora_B", "double_blocks.0.txt_attn.qkv.weight", "lora_B", 192, 96},
-        {"transformer.transformer_blocks.18.norm1_context.linear.lora_keys", "double_blocks.18.txt_mod.lin.weight", "lora_keys", 0, -1},
-        {"transformer.transformer_blocks.2.ff_context.net.2.att_lora_to_q.weight", "double_blocks.2.txt_mlp.2.weight", "att_lora_to_q", 0, -1},
-        {"transformer.transformer_blocks.2.attn.to_out.0.lora_A.weight", "double_blocks.2.img_attn.proj.weight", "lora_A", 0, -1},
-        {"transformer.single_transformer_blocks.37.proj_mlp.lora_A", "single_blocks.37.linear1.weight", "lora_A", 288, -1},
-        {"transformer.single_transformer_blocks.1.attn.to_v.lora_B", "single_blocks.1.linear1.weight", "lora_B", 192, 96},
-        {"transformer.single_transformer_blocks.5.proj_out.lora_B", "single_blocks.5.linear2.weight", "lora_B", 0, -1},
-        {"single_transformer_blocks.5.norm.linear", "single_blocks.5.modulation.lin.weight", "", 0, -1},
+        {"transformer.transformer_blocks.3.attn.to_k.lora_A", "double_blocks.3.img_attn.qkv.weight",
+         "lora_A", 96, 96},
+        {"transformer.transformer_blocks.0.attn.add_v_proj.lora_B",
+         "double_blocks.0.txt_attn.qkv.weight", "lora_B", 192, 96},
+        {"transformer.transformer_blocks.18.norm1_context.linear.lora_keys",
+         "double_blocks.18.txt_mod.lin.weight", "lora_keys", 0, -1},
+        {"transformer.transformer_blocks.2.ff_context.net.2.att_lora_to_q.weight",
+         "double_blocks.2.txt_mlp.2.weight", "att_lora_to_q", 0, -1},
+        {"transformer.transformer_blocks.2.attn.to_out.0.lora_A.weight",
+         "double_blocks.2.img_attn.proj.weight", "lora_A", 0, -1},
+        {"transformer.single_transformer_blocks.37.proj_mlp.lora_A",
+         "single_blocks.37.linear1.weight", "lora_A", 288, -1},
+        {"transformer.single_transformer_blocks.1.attn.to_v.lora_B",
+         "single_blocks.1.linear1.weight", "lora_B", 192, 96},
+        {"transformer.single_transformer_blocks.5.proj_out.lora_B",
+         "single_blocks.5.linear2.weight", "lora_B", 0, -1},
+        {"single_transformer_blocks.5.norm.linear", "single_blocks.5.modulation.lin.weight", "", 0,
+         -1},
     };
     struct lw_error err = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -166,17 +187,21 @@ static void lorweb_keys(void) {
         enum lw_status          st = wt_lorweb_target(cases[i].key, 96, &t, &err);
         th_check(st == LW_OK && !strcmp(t.bfl, cases[i].bfl) && !strcmp(t.part, cases[i].part) &&
                      t.row0 == cases[i].row0 && t.rows == cases[i].rows,
-                 "LoRWeB %s → %s rows %lld+%lld part %s (got %s %lld+%lld %s)", cases[i].key, cases[i].bfl,
-                 (long long)cases[i].row0, (long long)cases[i].rows, cases[i].part, t.bfl, (long long)t.row0,
-                 (long long)t.rows, t.part);
+                 "LoRWeB %s → %s rows %lld+%lld part %s (got %s %lld+%lld %s)", cases[i].key,
+                 cases[i].bfl, (long long)cases[i].row0, (long long)cases[i].rows, cases[i].part,
+                 t.bfl, (long long)t.row0, (long long)t.rows, t.part);
     }
-    const char *bad[] = {"transformer.x_embedder.lora_A", "transformer.norm_out.linear.lora_A",
+    const char *bad[] = {"transformer.x_embedder.lora_A",
+                         "transformer.norm_out.linear.lora_A",
                          "transformer.transformer_blocks.3.attn.norm_q.lora_A",
-                         "transformer.transformer_blocks.03.attn.to_q.lora_A", "transformer.transformer_blocks.attn.to_q",
-                         "transformer.proj_out.lora_B", "nonsense"};
+                         "transformer.transformer_blocks.03.attn.to_q.lora_A",
+                         "transformer.transformer_blocks.attn.to_q",
+                         "transformer.proj_out.lora_B",
+                         "nonsense"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct wt_lorweb_target t;
-        th_check(wt_lorweb_target(bad[i], 96, &t, &err) == LW_ERR_FORMAT && strstr(err.message, bad[i]),
+        th_check(wt_lorweb_target(bad[i], 96, &t, &err) == LW_ERR_FORMAT &&
+                     strstr(err.message, bad[i]),
                  "LoRWeB key %s refused: %s", bad[i], err.message);
     }
 }
@@ -199,15 +224,17 @@ static void lorweb_fixture(const char *fx) {
         struct wt_lorweb_target t;
         if (!strstr(b->name, ".lora_B")) continue;
         modules++;
-        if (!th_check(wt_lorweb_target(b->name, hidden, &t, &err) == LW_OK, "%s: %s", b->name, err.message))
+        if (!th_check(wt_lorweb_target(b->name, hidden, &t, &err) == LW_OK, "%s: %s", b->name,
+                      err.message))
             continue;
         char a_name[WT_NAME_MAX + 32];
         snprintf(a_name, sizeof a_name, "transformer.%s.lora_A", t.module);
         const struct wt_tensor *w = wt_find(flux, t.bfl), *a = wt_find(lw, a_name);
         int64_t                 rows = w ? (t.rows < 0 ? w->shape[0] - t.row0 : t.rows) : -1;
-        good += th_check(w && a && b->ndim == 3 && b->shape[2] == rows && a->shape[1] == w->shape[1] &&
-                             t.row0 + rows <= w->shape[0],
-                         "%s → %s rows %lld+%lld fits", t.module, t.bfl, (long long)t.row0, (long long)rows);
+        good += th_check(w && a && b->ndim == 3 && b->shape[2] == rows &&
+                             a->shape[1] == w->shape[1] && t.row0 + rows <= w->shape[0],
+                         "%s → %s rows %lld+%lld fits", t.module, t.bfl, (long long)t.row0,
+                         (long long)rows);
     }
     printf("LoRWeB fixture: %d of %d modules map onto the transformer\n", good, modules);
     th_check(modules == 40, "40 modules in the fixture checkpoint (%d)", modules);
@@ -248,16 +275,18 @@ int main(void) {
     char             tdir[512], shard[600], index[600];
     snprintf(tdir, sizeof tdir, "%s/transformer", dir);
     mkdir(tdir, 0755);
-    FILE *idx = (snprintf(index, sizeof index, "%s/diffusion_pytorch_model.safetensors.index.json", tdir),
-                 fopen(index, "w"));
+    FILE *idx =
+        (snprintf(index, sizeof index, "%s/diffusion_pytorch_model.safetensors.index.json", tdir),
+         fopen(index, "w"));
     fprintf(idx, "{\"metadata\": {}, \"weight_map\": {");
     for (int s = 0; s < 2; s++) {
         int lo = s ? nd / 2 : 0, hi = s ? nd : nd / 2;
-        snprintf(shard, sizeof shard, "%s/diffusion_pytorch_model-0000%d-of-00002.safetensors", tdir, s + 1);
+        snprintf(shard, sizeof shard, "%s/diffusion_pytorch_model-0000%d-of-00002.safetensors",
+                 tdir, s + 1);
         wt_write_safetensors(shard, d + lo, (size_t)(hi - lo), NULL, &err);
         for (int i = lo; i < hi; i++)
-            fprintf(idx, "%s\"%s\": \"diffusion_pytorch_model-0000%d-of-00002.safetensors\"", i ? ", " : "",
-                    d_names[i], s + 1);
+            fprintf(idx, "%s\"%s\": \"diffusion_pytorch_model-0000%d-of-00002.safetensors\"",
+                    i ? ", " : "", d_names[i], s + 1);
     }
     fprintf(idx, "}}\n");
     fclose(idx);
@@ -268,21 +297,27 @@ int main(void) {
     for (int i = 0; i < nd; i++)
         if (!strcmp(d_names[i], "transformer_blocks.0.attn.to_k.weight")) d[i].name = "renamed";
     for (int i = 0; i < nd; i++)
-        if (!strcmp(d_names[i], "single_transformer_blocks.0.attn.to_v.weight")) d[i].dtype = LW_DTYPE_F16;
+        if (!strcmp(d_names[i], "single_transformer_blocks.0.attn.to_v.weight"))
+            d[i].dtype = LW_DTYPE_F16;
     wt_write_safetensors(path, d, (size_t)nd, NULL, &err);
     struct wt_file *f = NULL;
     struct wt_parts p;
     if (th_check(wt_open(path, &f, &err) == LW_OK, "broken diffusers: %s", err.message)) {
-        th_check(wt_flux_resolve(f, "double_blocks.0.img_attn.qkv.weight", &p, &err) == LW_ERR_MISSING &&
-                     strstr(err.message, "transformer_blocks.0.attn.to_k.weight") && strstr(err.message, "broken"),
+        th_check(wt_flux_resolve(f, "double_blocks.0.img_attn.qkv.weight", &p, &err) ==
+                         LW_ERR_MISSING &&
+                     strstr(err.message, "transformer_blocks.0.attn.to_k.weight") &&
+                     strstr(err.message, "broken"),
                  "missing part named: %s", err.message);
         th_check(wt_flux_resolve(f, "single_blocks.0.linear1.weight", &p, &err) == LW_ERR_DTYPE &&
-                     strstr(err.message, "to_v"), "parts of different dtypes refused: %s", err.message);
-        th_check(wt_flux_resolve(f, "double_blocks.0.img_attn.qkv.bias", &p, &err) == LW_OK && p.count == 3,
+                     strstr(err.message, "to_v"),
+                 "parts of different dtypes refused: %s", err.message);
+        th_check(wt_flux_resolve(f, "double_blocks.0.img_attn.qkv.bias", &p, &err) == LW_OK &&
+                     p.count == 3,
                  "the biases still resolve");
         wt_close(f);
     }
-    for (int i = 0; i < nd; i++) free(owned[i]);
+    for (int i = 0; i < nd; i++)
+        free(owned[i]);
 
     /* GGUF with BFL names (as the published FLUX GGUFs): 2-D weights Q8_0, the rest F32. */
     struct th_gguf g;
@@ -290,10 +325,10 @@ int main(void) {
     th_gguf_kv_str(&g, "general.architecture", "flux");
     for (int i = 0; i < m.count; i++) {
         const struct wt_tensor *t = &m.t[i];
-        uint64_t                n = t->ndim == 2 ? (uint64_t)(t->shape[0] * t->shape[1]) : (uint64_t)t->shape[0];
-        bool                    q = t->ndim == 2 && t->shape[1] % 32 == 0;
-        uint8_t                *bytes = malloc(n * 4);
-        float                  *approx = malloc(n * 4);
+        uint64_t n = t->ndim == 2 ? (uint64_t)(t->shape[0] * t->shape[1]) : (uint64_t)t->shape[0];
+        bool     q = t->ndim == 2 && t->shape[1] % 32 == 0;
+        uint8_t *bytes = malloc(n * 4);
+        float   *approx = malloc(n * 4);
         th_quantize(q ? LW_DTYPE_Q8_0 : LW_DTYPE_F32, m.values[i], n, bytes, approx);
         th_gguf_tensor(&g, m.names[i], q ? 8 : 0, t->ndim, t->shape, bytes,
                        lw_dtype_bytes(q ? LW_DTYPE_Q8_0 : LW_DTYPE_F32, n));
@@ -308,10 +343,13 @@ int main(void) {
 
     lorweb_keys();
     const char *fx = th_fixtures_dir();
-    if (fx) lorweb_fixture(fx);
-    else printf("fixtures not found: the LoRWeB fixture check is skipped\n");
+    if (fx)
+        lorweb_fixture(fx);
+    else
+        printf("fixtures not found: the LoRWeB fixture check is skipped\n");
 
-    for (int i = 0; i < m.count; i++) free(m.values[i]), free(m.bf16[i]);
+    for (int i = 0; i < m.count; i++)
+        free(m.values[i]), free(m.bf16[i]);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
