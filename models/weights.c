@@ -524,6 +524,7 @@ enum lw_status wt_read_f32(const struct wt_tensor *t, float *out, uint64_t count
                             file, t->name, (unsigned long long)count, (unsigned long long)n,
                             (unsigned long long)t->bytes, info->name);
     const uint8_t *p = t->data;
+    if (n == 0) return LW_OK; /* an empty tensor may have no data pointer */
     switch (t->dtype) {
     case LW_DTYPE_F32:
         memcpy(out, p, n * 4);
