@@ -11,6 +11,8 @@
 #include "compute.h"
 #include "flux.h"
 #include "lorweb.h"
+#include "lorweb_mix.h"
+#include "schedule.h"
 #include "t5.h"
 #include "vae.h"
 #include "weights.h"
@@ -116,8 +118,7 @@ static enum lw_status run_schedule(struct component_args *a, struct cmp_device *
         return lw_error_set(err, LW_ERR_ARGUMENT, "schedule needs --steps N (1 … 10000) and --image-seq-len N");
     float *s = output_add(o, "sigmas", 1, (int64_t[]){a->steps + 1});
     if (!s) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    flux_schedule(a->steps, a->image_seq_len, s);
-    return LW_OK;
+    return sched_sigmas(a->steps, a->image_seq_len, s, err);
 }
 
 /* Computes and applies the LoRWeB coefficients of every module from the `query` input. */
@@ -143,7 +144,7 @@ static enum lw_status apply_lorweb(struct component_args *a, struct flux_model *
             break;
         }
         if (n > 1024) status = lw_error_set(err, LW_ERR_UNSUPPORTED, "more than 1024 basis elements");
-        if (status == LW_OK) status = lorweb_coeffs(&cfg, p, keys, n, k, q, query, coeffs, err);
+        if (status == LW_OK) status = mix_coeffs(&cfg, p, keys, n, k, q, query, coeffs, err);
         if (status == LW_OK) status = flux_lorweb_set(m, i, coeffs, 1.0f, err);
         if (status == LW_OK && o) {
             char name[256];
@@ -193,7 +194,7 @@ static enum lw_status run_lorweb_coeffs(struct component_args *a, struct cmp_dev
         if (!keys || !p || !out) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
         if (status == LW_OK) status = wt_read_f32(tk, keys, (uint64_t)(n * k), err);
         if (status == LW_OK) status = wt_read_f32(tp, p, (uint64_t)k * qn, err);
-        if (status == LW_OK) status = lorweb_coeffs(&cfg, p, keys, n, k, (int64_t)qn, query, out, err);
+        if (status == LW_OK) status = mix_coeffs(&cfg, p, keys, n, k, (int64_t)qn, query, out, err);
         free(keys), free(p);
     }
     free(query);
@@ -279,8 +280,8 @@ static enum lw_status run_flux(struct component_args *a, struct cmp_device *dev,
         }
         sigmas = malloc((size_t)(steps + 1) * sizeof *sigmas);
         REQUIRE(sigmas || lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory") == LW_OK);
-        flux_schedule(steps, n, sigmas);
-        status = flux_sample(m, &in, x, sigmas, steps, NULL, NULL, out, err);
+        status = sched_sigmas(steps, n, sigmas, err);
+        if (status == LW_OK) status = flux_sample(m, &in, x, sigmas, steps, NULL, NULL, out, err);
     } else {
         float tv = 0;
         const struct wt_tensor *ts = input(a, "timesteps");

@@ -846,12 +846,3 @@ enum lw_status flux_sample(struct flux_model *m, const struct flux_inputs *in, c
         return lw_error_set(err, LW_ERR_ARGUMENT, "flux: %d steps (1 … 1000 allowed)", steps);
     return evaluate(m, in, noise, sigmas, sigmas + 1, steps, on_step, user, latent, false, err);
 }
-
-void flux_schedule(int steps, int64_t tokens, float *sigmas) {
-    /* BFL get_schedule: μ linear through (256, 0.5) and (4096, 1.15), then the exponential shift. */
-    double slope = (1.15 - 0.5) / (4096.0 - 256.0), mu = slope * (double)tokens + (0.5 - slope * 256.0);
-    for (int i = 0; i <= steps; i++) {
-        double t = 1.0 - (double)i / steps;
-        sigmas[i] = t <= 0 ? 0.0f : (float)(exp(mu) / (exp(mu) + (1.0 / t - 1.0)));
-    }
-}

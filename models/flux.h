@@ -65,5 +65,3 @@ enum lw_status flux_sample(struct flux_model *model, const struct flux_inputs *i
                            const float *sigmas, int steps, flux_step_fn on_step, void *user,
                            float *latent, struct lw_error *err);
 
-/* The shifted schedule of BFL get_schedule: steps + 1 values from 1 to 0, μ from the token count. */
-void flux_schedule(int steps, int64_t tokens, float *sigmas);

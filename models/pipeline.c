@@ -23,7 +23,9 @@
 #include "compute.h"
 #include "flux.h"
 #include "lorweb.h"
+#include "lorweb_mix.h"
 #include "resize.h"
+#include "schedule.h"
 #include "t5.h"
 #include "tokenizer.h"
 #include "vae.h"
@@ -289,19 +291,14 @@ static enum lw_status clip_embed(struct pipe_context *ctx, const float *rgba, in
 
 /* Mixing weights of every module from the query, then the user's adjustments and the strength. */
 static enum lw_status apply_basis(struct pipe_context *ctx, const struct pipe_params *p, struct lw_error *err) {
-    enum lw_status status = LW_OK;
-    float          c[PIPE_MAX_BASIS];
+    enum lw_status      status = LW_OK;
+    float               c[PIPE_MAX_BASIS];
+    struct mix_controls ctl = {.strength = 1, /* flux_lorweb_set applies the strength */
+                               .bias = p->bias, .override = p->override, .override_set = p->override_set};
     for (int m = 0; m < ctx->modules && status == LW_OK; m++) {
-        float *base = ctx->coeffs + (size_t)m * ctx->basis;
-        double sum = 0;
-        for (int n = 0; n < ctx->basis; n++) {
-            c[n] = p->override_set[n] ? p->override[n] : base[n] + p->bias[n];
-            if (ctx->lorweb.softmax && c[n] < 0) c[n] = 0;
-            sum += c[n];
-        }
-        if (ctx->lorweb.softmax && ctx->lorweb.mean && sum > 0) /* stay a convex mix */
-            for (int n = 0; n < ctx->basis; n++) c[n] = (float)(c[n] / sum);
-        status = flux_lorweb_set(ctx->flux, m, c, p->strength, err);
+        memcpy(c, ctx->coeffs + (size_t)m * ctx->basis, (size_t)ctx->basis * sizeof *c);
+        status = mix_controls_apply(&ctx->lorweb, &ctl, c, ctx->basis, err);
+        if (status == LW_OK) status = flux_lorweb_set(ctx->flux, m, c, p->strength, err);
     }
     return status;
 }
@@ -330,7 +327,7 @@ static enum lw_status encode_query(struct pipe_context *ctx, const struct quadra
                                   "gives 3 × %lld", flux_lorweb_module_name(ctx->flux, m), (long long)qd, (long long)p);
             break;
         }
-        status = lorweb_coeffs(&ctx->lorweb, proj, keys, ctx->basis, k, qd, query,
+        status = mix_coeffs(&ctx->lorweb, proj, keys, ctx->basis, k, qd, query,
                                ctx->coeffs + (size_t)m * ctx->basis, err);
     }
     free(query);
@@ -561,7 +558,7 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
                     tokens[((ty * (lw / 2) + tx) * z + c) * 4 + d] = latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2];
     if (!progress(ctx, PIPE_STAGE_ENCODE, 0.1)) goto cancelled;
     noise_fill(p.seed, noise, (size_t)(n * 4 * z));
-    flux_schedule(p.steps, n, sigmas);
+    if ((status = sched_sigmas(p.steps, n, sigmas, err))) goto done;
     struct flux_inputs in = {.txt = ctx->txt, .t_tokens = ctx->t_tokens, .y = ctx->y, .grid_h = lh / 2,
                              .grid_w = lw / 2, .context = tokens, .ctx_grid_h = lh / 2, .ctx_grid_w = lw / 2,
                              .guidance = p.guidance};

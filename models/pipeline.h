@@ -93,8 +93,10 @@ struct pipe_params {
     int         size;        /* grid long side in pixels; 0 = the nearest Kontext resolution */
     enum pipe_noise noise;
     /* Per-basis-element adjustment of the mixing weights, applied to every layer:
-     * c'[n] = override[n] if override_set[n], else c[n] + bias[n]; then renormalised when the
-     * config mixes with softmax. All zero / false = the analogy as computed. */
+     * c'[n] = override[n] if override_set[n], else c[n] + bias[n]; under softmax the overrides
+     * keep their value and the other elements are renormalised so that the total stays that of
+     * the computed mix (exact rule: mix_controls_apply in lorweb_mix.h). All zero / false = the
+     * analogy as computed. */
     float bias[PIPE_MAX_BASIS];
     float override[PIPE_MAX_BASIS];
     bool  override_set[PIPE_MAX_BASIS];
