@@ -5,6 +5,7 @@
 #include "philox.h"
 
 #include <math.h>
+#include <string.h>
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
@@ -95,4 +96,14 @@ enum lw_status rng_torch_cuda_randn(uint64_t seed, uint64_t offset, const struct
             }
         }
     return LW_OK;
+}
+
+void rng_round_bf16(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        if ((u & 0x7fffffffu) > 0x7f800000u) continue; /* NaN */
+        u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+        memcpy(&x[i], &u, 4);
+    }
 }

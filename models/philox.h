@@ -56,6 +56,10 @@ struct rng_cuda_gpu {
 enum lw_status rng_torch_cuda_randn(uint64_t seed, uint64_t offset, const struct rng_cuda_gpu *gpu,
                                     float *x, int64_t n, struct lw_error *err);
 
+/* Rounds to the nearest bf16 value (ties to even), in place, as torch's float → bfloat16 cast does
+ * (finite values; NaN stays NaN). */
+void rng_round_bf16(float *x, size_t n);
+
 /* How far one such randn of n elements advances the generator's offset:
  * ⌈n / (4T)⌉·4 with T as above. */
 uint64_t rng_torch_cuda_offset_step(int64_t n, const struct rng_cuda_gpu *gpu);

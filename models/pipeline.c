@@ -24,6 +24,7 @@
 #include "flux.h"
 #include "lorweb.h"
 #include "lorweb_mix.h"
+#include "philox.h"
 #include "resize.h"
 #include "schedule.h"
 #include "t5.h"
@@ -406,20 +407,6 @@ enum lw_status pipe_basis_weights(struct pipe_context *ctx, float *mean, int max
     return LW_OK;
 }
 
-/* Our noise: splitmix64 stream per seed, Box–Muller pairs; the same on every device. */
-static void noise_fill(uint64_t seed, float *x, size_t n) {
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-    for (size_t i = 0; i < n; i += 2) {
-        uint64_t z1 = (s += 0x9E3779B97F4A7C15ull), z2 = (s += 0x9E3779B97F4A7C15ull);
-        z1 = (z1 ^ (z1 >> 30)) * 0xBF58476D1CE4E5B9ull, z1 = (z1 ^ (z1 >> 27)) * 0x94D049BB133111EBull, z1 ^= z1 >> 31;
-        z2 = (z2 ^ (z2 >> 30)) * 0xBF58476D1CE4E5B9ull, z2 = (z2 ^ (z2 >> 27)) * 0x94D049BB133111EBull, z2 ^= z2 >> 31;
-        double u1 = ((z1 >> 11) + 0.5) / 9007199254740992.0, u2 = (z2 >> 11) / 9007199254740992.0;
-        double r = sqrt(-2 * log(u1));
-        x[i] = (float)(r * cos(2 * M_PI * u2));
-        if (i + 1 < n) x[i + 1] = (float)(r * sin(2 * M_PI * u2));
-    }
-}
-
 struct step_state {
     struct pipe_context *ctx;
 };
@@ -493,8 +480,6 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
         return lw_error_set(err, LW_ERR_ARGUMENT, "parameters out of range (steps %d: 0 … 1000, strength %g: "
                             "0 … 2, keep-detail %g: 0 … 1, size %d: 0 … 8192)", p.steps, p.strength,
                             p.keep_detail, p.size);
-    if (p.noise != PIPE_NOISE_ENGINE)
-        return lw_error_set(err, LW_ERR_UNSUPPORTED, "the PyTorch CUDA noise layout is not implemented yet");
     if (!progress(ctx, PIPE_STAGE_LOAD, 0.0)) return lw_error_set(err, LW_ERR_CANCELLED, "cancelled");
     if ((status = ensure_loaded(ctx, err))) return status;
     if (ctx->fixed_conditioning && p.prompt && *p.prompt)
@@ -557,7 +542,20 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
                 for (int d = 0; d < 4; d++)
                     tokens[((ty * (lw / 2) + tx) * z + c) * 4 + d] = latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2];
     if (!progress(ctx, PIPE_STAGE_ENCODE, 0.1)) goto cancelled;
-    noise_fill(p.seed, noise, (size_t)(n * 4 * z));
+    if (p.noise == PIPE_NOISE_TORCH_CUDA) {
+        /* diffusers' FluxKontextPipeline: torch.randn((1, z, lh, lw), bf16) from a fresh CUDA
+         * generator, then packed like the context. The layout is that of a GPU whose grid holds
+         * the whole latent (an H100 up to ≈1 MP; see philox.h). `latent` is free until unpack. */
+        if ((status = rng_torch_cuda_randn(p.seed, 0, NULL, latent, z * lh * lw, err))) goto done;
+        rng_round_bf16(latent, (size_t)(z * lh * lw));
+        for (int64_t ty = 0; ty < lh / 2; ty++)
+            for (int64_t tx = 0; tx < lw / 2; tx++)
+                for (int64_t c = 0; c < z; c++)
+                    for (int d = 0; d < 4; d++)
+                        noise[((ty * (lw / 2) + tx) * z + c) * 4 + d] = latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2];
+    } else {
+        rng_normal_fill(p.seed, 0, noise, (size_t)(n * 4 * z));
+    }
     if ((status = sched_sigmas(p.steps, n, sigmas, err))) goto done;
     struct flux_inputs in = {.txt = ctx->txt, .t_tokens = ctx->t_tokens, .y = ctx->y, .grid_h = lh / 2,
                              .grid_w = lw / 2, .context = tokens, .ctx_grid_h = lh / 2, .ctx_grid_w = lw / 2,

@@ -80,7 +80,9 @@ struct pipe_image {
 
 enum pipe_noise {
     PIPE_NOISE_ENGINE = 0, /* our own generator: same seed, same b′ on the same device */
-    PIPE_NOISE_TORCH_CUDA, /* torch.randn on a CUDA generator (Philox 4×32-10), to compare with PyTorch */
+    /* torch.randn on a CUDA generator (Philox 4×32-10) in bf16, as diffusers draws the latent, on a
+     * GPU whose grid holds the whole latent (philox.h): to compare with the PyTorch reference */
+    PIPE_NOISE_TORCH_CUDA,
 };
 
 struct pipe_params {

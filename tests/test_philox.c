@@ -133,6 +133,9 @@ static void torch_layout(void) {
     rng_torch_cuda_randn(9, 0, NULL, any, 1000, &err);
     th_check(!memcmp(h100, any, sizeof any), "small tensors: the same on every GPU");
 
+    float r[5] = {1.0f, 1.00390625f, 1.01171875f, -3.14159265f, 1e-3f};
+    rng_round_bf16(r, 5); /* 1 + 2^-8 is a tie: to even (1); 1 + 3·2^-8 ties up to 1 + 2^-6 */
+    th_check_close("bf16 rounding", r, (const float[]){1.0f, 1.0f, 1.015625f, -3.140625f, 0.00099945068f}, 5, 0, 0);
     th_check(rng_torch_cuda_offset_step(262144, NULL) == 4, "offset step, 1024² latent, no cap");
     th_check(rng_torch_cuda_offset_step(262144, &(struct rng_cuda_gpu){132, 2048}) == 4, "H100");
     th_check(rng_torch_cuda_offset_step(10000000, &(struct rng_cuda_gpu){108, 2048}) == 48,
