@@ -11,21 +11,23 @@ if ! grep -qs "clang++" build-fuzz/meson-info/intro-targets.json; then
     CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzers=true -Dplugin=disabled -Db_lundef=false \
         >/dev/null || { echo "fuzz build: FAILED (meson setup)"; exit 1; }
 fi
-ninja -C build-fuzz tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_lorweb_config tests/fuzz/fuzz_png \
+ninja -C build-fuzz tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_lorweb_config tests/fuzz/fuzz_image \
     >build-fuzz-ninja.log 2>&1 || { echo "fuzz build: FAILED"; tail -20 build-fuzz-ninja.log; exit 1; }
 corpus=build-fuzz/corpus
-mkdir -p "$corpus"/{safetensors,yaml,png}
+mkdir -p "$corpus"/{safetensors,yaml,image}
 fixtures=../shared/fixtures
 if [ -d "$fixtures" ]; then
     for f in flux_in lorweb_in sched t5_in clip_text_in; do cp -f "$fixtures/$f.safetensors" "$corpus/safetensors/" 2>/dev/null; done
     cp -f "$fixtures/lorweb_config.yaml" "$corpus/yaml/"
 fi
 printf 'config:\n  process:\n    - network:\n        linear: 4\n        network_kwargs:\n          lora_heads: 2\n          lora_softmax: false\n' >"$corpus/yaml/small.yaml"
-[ -f data/sample/a.png ] && cp -f data/sample/*.png "$corpus/png/"
-printf '\x89PNG\r\n\x1a\n' >"$corpus/png/magic.png"
+[ -f data/sample/a.png ] && cp -f data/sample/*.png "$corpus/image/"
+printf '\x89PNG\r\n\x1a\n' >"$corpus/image/magic.png"
+printf '\xff\xd8\xff\xe0' >"$corpus/image/magic.jpg"
+ls data/sample/*.jpg >/dev/null 2>&1 && cp -f data/sample/*.jpg "$corpus/image/"
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
 failed=0
-for t in safetensors:safetensors lorweb_config:yaml png:png; do
+for t in safetensors:safetensors lorweb_config:yaml image:image; do
     name=${t%%:*} dir=${t##*:}
     log=build-fuzz/fuzz_$name.log
     if build-fuzz/tests/fuzz/fuzz_$name -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
