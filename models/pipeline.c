@@ -21,6 +21,7 @@
 
 #include "clip.h"
 #include "compute.h"
+#include "detail.h"
 #include "flux.h"
 #include "lorweb.h"
 #include "lorweb_mix.h"
@@ -425,43 +426,9 @@ static bool progress(struct pipe_context *ctx, enum pipe_stage stage, double fra
     return ctx->opt.progress(ctx->opt.user, &p);
 }
 
-/* out = b′ (upsampled) + keep · (b − blur(b)): b's detail above b′'s resolution. The blur is a box
- * filter of radius ≈ the upsampling factor applied three times (close to a Gaussian). */
-static void detail_transfer(const struct pipe_image *b, float *rgb, int w, int h, float keep, int radius) {
-    if (keep <= 0 || radius < 1) return;
-    size_t n = (size_t)w * h;
-    float *blur = malloc(n * 3 * sizeof *blur), *tmp = malloc(n * 3 * sizeof *tmp);
-    if (!blur || !tmp) goto done;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++) blur[((size_t)y * w + x) * 3 + c] = b->data[(size_t)y * b->stride + (size_t)x * 4 + c];
-    for (int pass = 0; pass < 6; pass++) { /* three horizontal and three vertical box passes */
-        bool horizontal = pass % 2 == 0;
-        int  len = horizontal ? w : h, lines = horizontal ? h : w;
-        for (int l = 0; l < lines; l++)
-            for (int c = 0; c < 3; c++) {
-                double s = 0;
-                int    count = 0;
-                for (int i = -radius; i <= radius && i < len; i++)
-                    if (i >= 0) s += blur[(horizontal ? (size_t)l * w + i : (size_t)i * w + l) * 3 + c], count++;
-                for (int i = 0; i < len; i++) {
-                    size_t at = horizontal ? (size_t)l * w + i : (size_t)i * w + l;
-                    tmp[at * 3 + c] = (float)(s / count);
-                    int add = i + radius + 1, drop = i - radius;
-                    if (add < len) s += blur[(horizontal ? (size_t)l * w + add : (size_t)add * w + l) * 3 + c], count++;
-                    if (drop >= 0) s -= blur[(horizontal ? (size_t)l * w + drop : (size_t)drop * w + l) * 3 + c], count--;
-                }
-            }
-        memcpy(blur, tmp, n * 3 * sizeof *blur);
-    }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++) {
-                size_t i = ((size_t)y * w + x) * 3 + c;
-                rgb[i] += keep * (b->data[(size_t)y * b->stride + (size_t)x * 4 + c] - blur[i]);
-            }
-done:
-    free(blur), free(tmp);
+/* Detail-transfer progress into the pipeline's callback (the last 5 %). */
+static bool detail_tick(void *user, double fraction) {
+    return progress(user, PIPE_STAGE_DETAIL, 0.95 + 0.05 * fraction);
 }
 
 enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *params, const struct pipe_image *a,
@@ -521,8 +488,7 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
     sigmas = malloc((size_t)(p.steps + 1) * sizeof *sigmas);
     image = malloc((size_t)3 * gw * gh * sizeof *image);
     crop = malloc((size_t)qw * qh * 4 * sizeof *crop);
-    full = malloc((size_t)b->width * b->height * 4 * sizeof *full);
-    if (!grid || !latent || !tokens || !noise || !result || !sigmas || !image || !crop || !full) {
+    if (!grid || !latent || !tokens || !noise || !result || !sigmas || !image || !crop) {
         status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory for a %d×%d grid", gw, gh);
         goto done;
     }
@@ -579,25 +545,24 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
             crop[((size_t)y * qw + x) * 4 + 3] = 1;
         }
     if (!progress(ctx, PIPE_STAGE_DETAIL, 0.95)) goto cancelled;
-    if ((status = img_resize(crop, qw, qh, (size_t)qw * 4, 4, full, b->width, b->height, IMG_BICUBIC, err))) goto done;
-    float *rgb = malloc((size_t)b->width * b->height * 3 * sizeof *rgb);
-    if (!rgb) {
-        status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-        goto done;
-    }
-    for (size_t i = 0; i < (size_t)b->width * b->height; i++)
-        for (int c = 0; c < 3; c++) rgb[i * 3 + c] = full[i * 4 + c];
-    detail_transfer(b, rgb, b->width, b->height, p.keep_detail, (b->width + qw - 1) / qw);
-    for (int y = 0; y < b->height; y++)
-        for (int x = 0; x < b->width; x++) {
-            float *o = out->data + (size_t)y * out->stride + (size_t)x * 4;
-            for (int c = 0; c < 3; c++) {
-                float v = rgb[((size_t)y * b->width + x) * 3 + c];
-                o[c] = v < 0 ? 0 : v > 1 ? 1 : v;
-            }
-            o[3] = b->data[(size_t)y * b->stride + (size_t)x * 4 + 3];
+    /* b′ to b's size with b's fine detail (detail.h); b is copied first if the caller's output
+     * buffer overlaps it. */
+    const float *bsrc = b->data;
+    size_t       bbytes = ((size_t)(b->height - 1) * b->stride + (size_t)b->width * 4) * sizeof(float);
+    size_t       obytes = ((size_t)(out->height - 1) * out->stride + (size_t)out->width * 4) * sizeof(float);
+    if ((const char *)out->data < (const char *)b->data + bbytes && (const char *)b->data < (const char *)out->data + obytes) {
+        full = malloc(bbytes);
+        if (!full) {
+            status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+            goto done;
         }
-    free(rgb);
+        memcpy(full, b->data, bbytes);
+        bsrc = full;
+    }
+    struct detail_params dp = {.keep = p.keep_detail, .progress = detail_tick, .user = ctx};
+    if ((status = detail_transfer(crop, qw, qh, (size_t)qw * 4, bsrc, b->width, b->height, b->stride, out->data,
+                                  out->stride, &dp, err)))
+        goto done;
     progress(ctx, PIPE_STAGE_DETAIL, 1.0);
     goto done;
 cancelled:

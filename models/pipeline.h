@@ -91,7 +91,8 @@ struct pipe_params {
     float       strength;    /* LoRWeB strength s: 0 = plain Kontext, 1 = as trained, up to 2; default 1 */
     uint64_t    seed;        /* default 0 */
     const char *prompt;      /* NULL or "" = the model's default prompt */
-    float       keep_detail; /* 0 = pure b′ … 1 = b's high frequencies kept; default 0 */
+    /* Detail cut-off (detail.h): 0 = pure b′ … 1 = everything finer than b′ from b; default 0 */
+    float       keep_detail;
     int         size;        /* grid long side in pixels; 0 = the nearest Kontext resolution */
     enum pipe_noise noise;
     /* Per-basis-element adjustment of the mixing weights, applied to every layer:
