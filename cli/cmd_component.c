@@ -466,9 +466,11 @@ int cli_component(int argc, char **argv) {
     }
     size_t which = 0;
     while (which < sizeof components / sizeof components[0] && strcmp(components[which].name, a.name)) which++;
-    if (which == sizeof components / sizeof components[0]) {
-        fprintf(stderr, "lorweb component: unknown component '%s'\n", a.name);
-        return usage();
+    if (which == sizeof components / sizeof components[0]) { /* one line, as every error here */
+        fprintf(stderr, "lorweb component: unknown component '%s' (known:", a.name);
+        for (size_t i = 0; i < sizeof components / sizeof components[0]; i++) fprintf(stderr, " %s", components[i].name);
+        fprintf(stderr, ")\n");
+        return 2;
     }
     if (!a.output) {
         fprintf(stderr, "lorweb component: --output FILE is required\n");
