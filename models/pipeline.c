@@ -120,6 +120,11 @@ void pipe_context_destroy(struct pipe_context *ctx) {
     free(ctx);
 }
 
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects) {
+    *device_bytes = ctx->device ? cmp_device_allocated_bytes(ctx->device) : 0;
+    *objects = ctx->device ? cmp_device_live_objects(ctx->device) : 0;
+}
+
 const char *pipe_describe(struct pipe_context *ctx) {
     return ctx->description;
 }
