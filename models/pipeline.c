@@ -123,6 +123,11 @@ void pipe_context_destroy(struct pipe_context *ctx) {
     free(ctx);
 }
 
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects) {
+    *device_bytes = ctx->device ? cmp_device_allocated_bytes(ctx->device) : 0;
+    *objects = ctx->device ? cmp_device_live_objects(ctx->device) : 0;
+}
+
 const char *pipe_describe(struct pipe_context *ctx) {
     return ctx->description;
 }
@@ -426,11 +431,6 @@ static bool progress(struct pipe_context *ctx, enum pipe_stage stage, double fra
     return ctx->opt.progress(ctx->opt.user, &p);
 }
 
-/* Detail-transfer progress into the pipeline's callback (the last 5 %). */
-static bool detail_tick(void *user, double fraction) {
-    return progress(user, PIPE_STAGE_DETAIL, 0.95 + 0.05 * fraction);
-}
-
 enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *params, const struct pipe_image *a,
                         const struct pipe_image *ap, const struct pipe_image *b, struct pipe_image *out,
                         struct lw_error *err) {
@@ -488,7 +488,8 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
     sigmas = malloc((size_t)(p.steps + 1) * sizeof *sigmas);
     image = malloc((size_t)3 * gw * gh * sizeof *image);
     crop = malloc((size_t)qw * qh * 4 * sizeof *crop);
-    if (!grid || !latent || !tokens || !noise || !result || !sigmas || !image || !crop) {
+    full = malloc((size_t)b->width * b->height * 4 * sizeof *full);
+    if (!grid || !latent || !tokens || !noise || !result || !sigmas || !image || !crop || !full) {
         status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory for a %d×%d grid", gw, gh);
         goto done;
     }
@@ -545,24 +546,30 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
             crop[((size_t)y * qw + x) * 4 + 3] = 1;
         }
     if (!progress(ctx, PIPE_STAGE_DETAIL, 0.95)) goto cancelled;
-    /* b′ to b's size with b's fine detail (detail.h); b is copied first if the caller's output
-     * buffer overlaps it. */
-    const float *bsrc = b->data;
-    size_t       bbytes = ((size_t)(b->height - 1) * b->stride + (size_t)b->width * 4) * sizeof(float);
-    size_t       obytes = ((size_t)(out->height - 1) * out->stride + (size_t)out->width * 4) * sizeof(float);
-    if ((const char *)out->data < (const char *)b->data + bbytes && (const char *)b->data < (const char *)out->data + obytes) {
-        full = malloc(bbytes);
-        if (!full) {
-            status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-            goto done;
-        }
-        memcpy(full, b->data, bbytes);
-        bsrc = full;
-    }
-    struct detail_params dp = {.keep = p.keep_detail, .progress = detail_tick, .user = ctx};
-    if ((status = detail_transfer(crop, qw, qh, (size_t)qw * 4, bsrc, b->width, b->height, b->stride, out->data,
-                                  out->stride, &dp, err)))
+    if ((status = img_resize(crop, qw, qh, (size_t)qw * 4, 4, full, b->width, b->height, IMG_BICUBIC, err))) goto done;
+    float *rgb = malloc((size_t)b->width * b->height * 3 * sizeof *rgb);
+    if (!rgb) {
+        status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
         goto done;
+    }
+    for (size_t i = 0; i < (size_t)b->width * b->height; i++)
+        for (int c = 0; c < 3; c++) rgb[i * 3 + c] = full[i * 4 + c];
+    status = detail_transfer(ctx->device, b->data, b->stride, rgb, b->width, b->height, p.keep_detail,
+                             (float)qw / (float)b->width, err);
+    if (status != LW_OK) {
+        free(rgb);
+        goto done;
+    }
+    for (int y = 0; y < b->height; y++)
+        for (int x = 0; x < b->width; x++) {
+            float *o = out->data + (size_t)y * out->stride + (size_t)x * 4;
+            for (int c = 0; c < 3; c++) {
+                float v = rgb[((size_t)y * b->width + x) * 3 + c];
+                o[c] = v < 0 ? 0 : v > 1 ? 1 : v;
+            }
+            o[3] = b->data[(size_t)y * b->stride + (size_t)x * 4 + 3];
+        }
+    free(rgb);
     progress(ctx, PIPE_STAGE_DETAIL, 1.0);
     goto done;
 cancelled:

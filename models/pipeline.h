@@ -91,8 +91,7 @@ struct pipe_params {
     float       strength;    /* LoRWeB strength s: 0 = plain Kontext, 1 = as trained, up to 2; default 1 */
     uint64_t    seed;        /* default 0 */
     const char *prompt;      /* NULL or "" = the model's default prompt */
-    /* Detail cut-off (detail.h): 0 = pure b′ … 1 = everything finer than b′ from b; default 0 */
-    float       keep_detail;
+    float       keep_detail; /* 0 = pure b′ … 1 = b's high frequencies kept; default 0 */
     int         size;        /* grid long side in pixels; 0 = the nearest Kontext resolution */
     enum pipe_noise noise;
     /* Per-basis-element adjustment of the mixing weights, applied to every layer:
@@ -127,6 +126,10 @@ enum lw_status pipe_encode(struct pipe_context *ctx, const struct pipe_image *a,
  * values, the count in *n. LW_ERR_ARGUMENT when the model has no CLIP vision tower. */
 enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *image, float *embed, int max,
                           int *n, struct lw_error *err);
+
+/* Device memory in use and live Vulkan objects of the context's engine (0, 0 before the first run),
+ * for leak checks over long use. */
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects);
 
 /* A one-line description of the device and models, for logs and the dialog. */
 const char *pipe_describe(struct pipe_context *ctx);

@@ -37,6 +37,15 @@ grep -qE '^mean ' "$T/eval.log" || fail "eval prints the mean"
 ids=$("$lorweb" tokenize clip --vocab "$F/tokenizer_data/clip" "A PHOTO of  a Cat!")
 [ "$ids" = "49406 320 1125 539 320 2368 256 49407" ] || fail "tokenize clip: $ids"
 
+if command -v convert >/dev/null; then
+    convert "$S/b.png" -quality 85 "$T/b.jpg"
+    "$lorweb" run --a "$S/a.png" --a-prime "$S/a_prime.png" --b "$T/b.jpg" --out "$T/jpeg.png" --model "$T/model" \
+        --steps 1 --size 64 >/dev/null 2>&1 && [ -s "$T/jpeg.png" ] || fail "a JPEG b was not read"
+    head -c 300 "$T/b.jpg" >"$T/cut.jpg"
+    "$lorweb" run --a "$S/a.png" --a-prime "$S/a_prime.png" --b "$T/cut.jpg" --out "$T/cut.png" --model "$T/model" \
+        2>"$T/cut.log" && fail "a cut JPEG was accepted"
+    grep -q "cut.jpg" "$T/cut.log" || fail "the error does not name the cut JPEG"
+fi
 printf 'not a png' >"$T/bad.png"
 if "$lorweb" run --a "$T/bad.png" --a-prime "$S/a_prime.png" --b "$S/b.png" --out "$T/x.png" --model "$T/model" 2>"$T/bad.log"; then
     fail "a broken PNG was accepted"

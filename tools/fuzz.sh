@@ -24,7 +24,7 @@ printf 'config:\n  process:\n    - network:\n        linear: 4\n        network_
 [ -f data/sample/a.png ] && cp -f data/sample/*.png "$corpus/image/"
 printf '\x89PNG\r\n\x1a\n' >"$corpus/image/magic.png"
 printf '\xff\xd8\xff\xe0' >"$corpus/image/magic.jpg"
-ls data/sample/*.jpg >/dev/null 2>&1 && cp -f data/sample/*.jpg "$corpus/image/"
+[ -f data/sample/b.png ] && command -v convert >/dev/null && convert data/sample/b.png -quality 80 "$corpus/image/b.jpg"
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
 failed=0
 for t in safetensors:safetensors lorweb_config:yaml image:image; do

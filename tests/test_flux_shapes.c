@@ -1,0 +1,278 @@
+/* FLUX on random tiny models of shapes unlike the fixtures' (width, heads, axes split, depths, token
+ * grids, text length, guidance off), checked against a plain-C forward written here from the spec
+ * (spec-flux-kontext.md §1–2) on top of tests/ref.c, and the sampler against the forward: one Euler
+ * step from t = 1 to 0 must equal noise − v(noise, 1). Runs without ../shared. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "flux.h"
+#include "harness.h"
+#include "ref.h"
+#include "weights.h"
+
+struct shape {
+    int d, heads, axes[3], depth, single, vec, ctx, t, gh, gw, ch, cw;
+    bool guidance;
+};
+
+/* A model file of random weights (f32) with its metadata; tensors kept for the CPU forward. */
+struct model {
+    struct shape      s;
+    struct wt_tensor  t[512];
+    float            *data[512];
+    char              names[512][96];
+    int               count;
+};
+
+static struct th_rng rng;
+
+static void add(struct model *m, const char *name, int rows, int cols, float scale) {
+    int    i = m->count++;
+    size_t n = (size_t)rows * (cols ? cols : 1);
+    snprintf(m->names[i], sizeof m->names[i], "%s", name);
+    m->data[i] = malloc(n * sizeof(float));
+    th_fill_normal(&rng, m->data[i], n, scale);
+    m->t[i] = (struct wt_tensor){.name = m->names[i], .dtype = LW_DTYPE_F32, .ndim = cols ? 2 : 1,
+                                 .shape = {rows, cols}, .data = m->data[i], .bytes = n * 4};
+}
+
+static const float *get(const struct model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const float *get(const struct model *m, const char *fmt, ...) {
+    char    name[96];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < m->count; i++)
+        if (!strcmp(m->names[i], name)) return m->data[i];
+    fprintf(stderr, "no tensor %s\n", name);
+    abort();
+}
+
+static void linear_w(struct model *m, const char *name, int out, int in) {
+    char n[96];
+    snprintf(n, sizeof n, "%s.weight", name);
+    add(m, n, out, in, 1.0f / sqrtf((float)in));
+    snprintf(n, sizeof n, "%s.bias", name);
+    add(m, n, out, 0, 0.1f);
+}
+
+static void build(struct model *m) {
+    const struct shape *s = &m->s;
+    int                 d = s->d, f = 4 * d, hd = d / s->heads;
+    char                p[64], n[128];
+    linear_w(m, "img_in", d, 64);
+    linear_w(m, "txt_in", d, s->ctx);
+    linear_w(m, "time_in.in_layer", d, 256);
+    linear_w(m, "time_in.out_layer", d, d);
+    if (s->guidance) linear_w(m, "guidance_in.in_layer", d, 256), linear_w(m, "guidance_in.out_layer", d, d);
+    linear_w(m, "vector_in.in_layer", d, s->vec);
+    linear_w(m, "vector_in.out_layer", d, d);
+    for (int i = 0; i < s->depth; i++) {
+        const char *streams[] = {"img", "txt"};
+        for (int k = 0; k < 2; k++) {
+#define L(suffix, o, in_)                                                                          \
+    snprintf(n, sizeof n, "double_blocks.%d.%s_" suffix, i, streams[k]);                           \
+    linear_w(m, n, o, in_)
+            L("mod.lin", 6 * d, d);
+            L("attn.qkv", 3 * d, d);
+            L("attn.proj", d, d);
+            L("mlp.0", f, d);
+            L("mlp.2", d, f);
+#undef L
+            snprintf(n, sizeof n, "double_blocks.%d.%s_attn.norm.query_norm.scale", i, streams[k]);
+            add(m, n, hd, 0, 0.5f);
+            snprintf(n, sizeof n, "double_blocks.%d.%s_attn.norm.key_norm.scale", i, streams[k]);
+            add(m, n, hd, 0, 0.5f);
+        }
+    }
+    for (int i = 0; i < s->single; i++) {
+        snprintf(p, sizeof p, "single_blocks.%d", i);
+        snprintf(n, sizeof n, "%s.modulation.lin", p), linear_w(m, n, 3 * d, d);
+        snprintf(n, sizeof n, "%s.linear1", p), linear_w(m, n, 3 * d + f, d);
+        snprintf(n, sizeof n, "%s.linear2", p), linear_w(m, n, d, d + f);
+        snprintf(n, sizeof n, "%s.norm.query_norm.scale", p), add(m, n, hd, 0, 0.5f);
+        snprintf(n, sizeof n, "%s.norm.key_norm.scale", p), add(m, n, hd, 0, 0.5f);
+    }
+    linear_w(m, "final_layer.adaLN_modulation.1", 2 * d, d);
+    linear_w(m, "final_layer.linear", 64, d);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The CPU forward (BFL semantics, written from the spec)                                           */
+
+static void lin(const struct model *m, const char *name, const float *x, float *y, int rows, int out, int in, int act) {
+    ref_matmul(x, get(m, "%s.weight", name), get(m, "%s.bias", name), NULL, y, rows, out, in, act, 0);
+}
+
+static void embed(float s, float *out) {
+    float a = 1000.0f * s;
+    for (int k = 0; k < 128; k++) {
+        float fr = expf(-logf(10000.0f) * (float)k / 128.0f);
+        out[k] = cosf(a * fr), out[128 + k] = sinf(a * fr);
+    }
+}
+
+static void cpu_forward(const struct model *m, const float *txt, const float *y, const float *img, const float *ctx,
+                        float t, float g, float *velocity) {
+    const struct shape *s = &m->s;
+    int d = s->d, f = 4 * d, h = s->heads, hd = d / h, T = s->t, N = s->gh * s->gw, C = s->ch * s->cw, L = T + N + C;
+    float *vec = calloc(d, 4), *tmp = calloc(d, 4), *e = calloc(256, 4), *sv = calloc(d, 4);
+    embed(t, e);
+    lin(m, "time_in.in_layer", e, tmp, 1, d, 256, 4), lin(m, "time_in.out_layer", tmp, vec, 1, d, d, 0);
+    float *add_v = calloc(d, 4);
+    if (s->guidance) {
+        embed(g, e);
+        lin(m, "guidance_in.in_layer", e, tmp, 1, d, 256, 4), lin(m, "guidance_in.out_layer", tmp, add_v, 1, d, d, 0);
+        for (int i = 0; i < d; i++) vec[i] += add_v[i];
+    }
+    lin(m, "vector_in.in_layer", y, tmp, 1, d, s->vec, 4), lin(m, "vector_in.out_layer", tmp, add_v, 1, d, d, 0);
+    for (int i = 0; i < d; i++) vec[i] += add_v[i], sv[i] = (float)ref_act(vec[i], 4);
+    /* sequence x = [txt; img; ctx] and ids */
+    float *x = calloc((size_t)L * d, 4), *tokens = calloc((size_t)(N + C) * 64, 4), *ids = calloc((size_t)L * 3, 4);
+    memcpy(tokens, img, (size_t)N * 64 * 4), memcpy(tokens + N * 64, ctx, (size_t)C * 64 * 4);
+    lin(m, "txt_in", txt, x, T, d, s->ctx, 0);
+    lin(m, "img_in", tokens, x + T * d, N + C, d, 64, 0);
+    for (int i = 0; i < N; i++) ids[(T + i) * 3 + 1] = (float)(i / s->gw), ids[(T + i) * 3 + 2] = (float)(i % s->gw);
+    for (int i = 0; i < C; i++)
+        ids[(T + N + i) * 3] = 1, ids[(T + N + i) * 3 + 1] = (float)(i / s->cw), ids[(T + N + i) * 3 + 2] = (float)(i % s->cw);
+    float *rope = calloc((size_t)L * hd * 2, 4);
+    for (int tk = 0; tk < L; tk++) {
+        int pi = 0;
+        for (int ax = 0; ax < 3; ax++)
+            for (int k = 0; k < s->axes[ax] / 2; k++, pi++) {
+                double w = 1.0 / pow(10000.0, 2.0 * k / s->axes[ax]), phi = ids[tk * 3 + ax] * w;
+                float *r = rope + ((size_t)tk * (hd / 2) + pi) * 4;
+                r[0] = (float)cos(phi), r[1] = (float)-sin(phi), r[2] = (float)sin(phi), r[3] = (float)cos(phi);
+            }
+    }
+    float *mod = calloc(6 * d, 4), *a = calloc((size_t)L * d, 4), *qkv = calloc((size_t)L * 3 * d, 4);
+    float *q = calloc((size_t)L * d, 4), *k = calloc((size_t)L * d, 4), *v = calloc((size_t)L * d, 4), *att = calloc((size_t)L * d, 4);
+    float *hid = calloc((size_t)L * f, 4), *o = calloc((size_t)L * d, 4), *cat = calloc((size_t)L * (d + f), 4);
+    char   p[64];
+    for (int blk = 0; blk < s->depth; blk++) {
+        int rows[2] = {N + C, T}, start[2] = {T, 0};
+        const char *streams[] = {"img", "txt"};
+        float *mods[2] = {calloc(6 * d, 4), calloc(6 * d, 4)};
+        for (int k2 = 0; k2 < 2; k2++) {
+            snprintf(p, sizeof p, "double_blocks.%d.%s_mod.lin", blk, streams[k2]);
+            lin(m, p, sv, mods[k2], 1, 6 * d, d, 0);
+            float *xs = x + start[k2] * d, *as = a + start[k2] * d;
+            ref_norm(xs, NULL, NULL, mods[k2], mods[k2] + d, as, rows[k2], d, 1e-6f, false);
+            snprintf(p, sizeof p, "double_blocks.%d.%s_attn.qkv", blk, streams[k2]);
+            lin(m, p, as, qkv + start[k2] * 3 * d, rows[k2], 3 * d, d, 0);
+            for (int r = start[k2]; r < start[k2] + rows[k2]; r++) {
+                memcpy(q + r * d, qkv + r * 3 * d, d * 4), memcpy(k + r * d, qkv + r * 3 * d + d, d * 4);
+                memcpy(v + r * d, qkv + r * 3 * d + 2 * d, d * 4);
+            }
+            ref_qk_norm_rope(q + start[k2] * d, get(m, "double_blocks.%d.%s_attn.norm.query_norm.scale", blk, streams[k2]),
+                             rope + (size_t)start[k2] * hd * 2, rows[k2], h, hd, 1e-6f);
+            ref_qk_norm_rope(k + start[k2] * d, get(m, "double_blocks.%d.%s_attn.norm.key_norm.scale", blk, streams[k2]),
+                             rope + (size_t)start[k2] * hd * 2, rows[k2], h, hd, 1e-6f);
+        }
+        ref_attention(q, k, v, NULL, att, L, L, h, hd, 1.0f / sqrtf((float)hd), false);
+        for (int k2 = 0; k2 < 2; k2++) {
+            float *xs = x + start[k2] * d, *as = a + start[k2] * d, *md = mods[k2];
+            snprintf(p, sizeof p, "double_blocks.%d.%s_attn.proj", blk, streams[k2]);
+            ref_matmul(att + start[k2] * d, get(m, "%s.weight", p), get(m, "%s.bias", p), md + 2 * d, xs, rows[k2], d, d, 0, 1);
+            ref_norm(xs, NULL, NULL, md + 3 * d, md + 4 * d, as, rows[k2], d, 1e-6f, false);
+            snprintf(p, sizeof p, "double_blocks.%d.%s_mlp.0", blk, streams[k2]);
+            lin(m, p, as, hid, rows[k2], f, d, 1);
+            snprintf(p, sizeof p, "double_blocks.%d.%s_mlp.2", blk, streams[k2]);
+            ref_matmul(hid, get(m, "%s.weight", p), get(m, "%s.bias", p), md + 5 * d, xs, rows[k2], d, f, 0, 1);
+        }
+        free(mods[0]), free(mods[1]);
+    }
+    for (int blk = 0; blk < s->single; blk++) {
+        snprintf(p, sizeof p, "single_blocks.%d", blk);
+        char n[128];
+        snprintf(n, sizeof n, "%s.modulation.lin", p), lin(m, n, sv, mod, 1, 3 * d, d, 0);
+        ref_norm(x, NULL, NULL, mod, mod + d, a, L, d, 1e-6f, false);
+        float *h1 = calloc((size_t)L * (3 * d + f), 4);
+        snprintf(n, sizeof n, "%s.linear1", p), lin(m, n, a, h1, L, 3 * d + f, d, 0);
+        for (int r = 0; r < L; r++) {
+            memcpy(q + r * d, h1 + r * (3 * d + f), d * 4), memcpy(k + r * d, h1 + r * (3 * d + f) + d, d * 4);
+            memcpy(v + r * d, h1 + r * (3 * d + f) + 2 * d, d * 4);
+        }
+        ref_qk_norm_rope(q, get(m, "%s.norm.query_norm.scale", p), rope, L, h, hd, 1e-6f);
+        ref_qk_norm_rope(k, get(m, "%s.norm.key_norm.scale", p), rope, L, h, hd, 1e-6f);
+        ref_attention(q, k, v, NULL, att, L, L, h, hd, 1.0f / sqrtf((float)hd), false);
+        for (int r = 0; r < L; r++) {
+            memcpy(cat + r * (d + f), att + r * d, d * 4);
+            for (int c = 0; c < f; c++) cat[r * (d + f) + d + c] = (float)ref_act(h1[r * (3 * d + f) + 3 * d + c], 1);
+        }
+        snprintf(n, sizeof n, "%s.linear2", p);
+        ref_matmul(cat, get(m, "%s.weight", n), get(m, "%s.bias", n), mod + 2 * d, x, L, d, d + f, 0, 1);
+        free(h1);
+    }
+    lin(m, "final_layer.adaLN_modulation.1", sv, mod, 1, 2 * d, d, 0);
+    ref_norm(x + T * d, NULL, NULL, mod, mod + d, a, N, d, 1e-6f, false);
+    lin(m, "final_layer.linear", a, velocity, N, 64, d, 0);
+    free(vec), free(tmp), free(e), free(sv), free(add_v), free(x), free(tokens), free(ids), free(rope), free(mod);
+    free(a), free(qkv), free(q), free(k), free(v), free(att), free(hid), free(o), free(cat);
+}
+
+static void run_shape(struct cmp_device *dev, struct shape sh) {
+    struct model *m = calloc(1, sizeof *m);
+    m->s = sh;
+    build(m);
+    char path[] = "/tmp/lorweb-flux-XXXXXX";
+    int  fd = mkstemp(path);
+    if (fd >= 0) close(fd);
+    char hidden[16], heads[16], axes[48], depth[16], single[16], vec[16], ctx[16];
+    snprintf(hidden, sizeof hidden, "%d", sh.d), snprintf(heads, sizeof heads, "%d", sh.heads);
+    snprintf(axes, sizeof axes, "[%d, %d, %d]", sh.axes[0], sh.axes[1], sh.axes[2]);
+    snprintf(depth, sizeof depth, "%d", sh.depth), snprintf(single, sizeof single, "%d", sh.single);
+    snprintf(vec, sizeof vec, "%d", sh.vec), snprintf(ctx, sizeof ctx, "%d", sh.ctx);
+    const char     *meta[] = {"flux.hidden_size", hidden, "flux.num_heads", heads, "flux.axes_dim", axes,
+                              "flux.depth", depth, "flux.depth_single_blocks", single, "flux.vec_in_dim", vec,
+                              "flux.context_in_dim", ctx, "flux.guidance_embed", sh.guidance ? "true" : "false", NULL};
+    struct lw_error err = {0};
+    wt_write_safetensors(path, m->t, (size_t)m->count, meta, &err);
+    struct flux_model *fm = NULL;
+    if (!th_check(flux_load(dev, path, &fm, &err) == LW_OK, "load random model: %s", err.message)) goto done;
+    int    N = sh.gh * sh.gw, C = sh.ch * sh.cw;
+    float *txt = malloc((size_t)sh.t * sh.ctx * 4), *y = malloc((size_t)sh.vec * 4), *img = malloc((size_t)N * 64 * 4);
+    float *ctxt = malloc((size_t)(C ? C : 1) * 64 * 4), *got = malloc((size_t)N * 64 * 4), *want = malloc((size_t)N * 64 * 4);
+    th_fill_normal(&rng, txt, (size_t)sh.t * sh.ctx, 1), th_fill_normal(&rng, y, sh.vec, 1);
+    th_fill_normal(&rng, img, (size_t)N * 64, 1), th_fill_normal(&rng, ctxt, (size_t)(C ? C : 1) * 64, 1);
+    struct flux_inputs in = {.txt = txt, .t_tokens = sh.t, .y = y, .grid_h = sh.gh, .grid_w = sh.gw,
+                             .context = C ? ctxt : NULL, .ctx_grid_h = sh.ch, .ctx_grid_w = sh.cw, .guidance = 3.0f};
+    th_poison(got, (size_t)N * 64);
+    th_check(flux_forward(fm, &in, img, 0.6f, got, &err) == LW_OK, "forward: %s", err.message);
+    cpu_forward(m, txt, y, img, ctxt, 0.6f, 3.0f, want);
+    double e = th_rel_l2(got, want, (size_t)N * 64);
+    printf("width %d, %d heads, axes %d/%d/%d, %d+%d blocks, %d text + %dx%d noise + %dx%d context tokens: "
+           "rel L2 %.2e\n", sh.d, sh.heads, sh.axes[0], sh.axes[1], sh.axes[2], sh.depth, sh.single, sh.t, sh.gh,
+           sh.gw, sh.ch, sh.cw, e);
+    th_check(e < 1e-4, "engine vs CPU forward: rel L2 %.2e", e);
+    /* one Euler step from 1 to 0 is noise − v(noise, 1) */
+    float sig[2] = {1.0f, 0.0f}, *latent = malloc((size_t)N * 64 * 4), *v1 = malloc((size_t)N * 64 * 4);
+    th_check(flux_sample(fm, &in, img, sig, 1, NULL, NULL, latent, &err) == LW_OK, "sample: %s", err.message);
+    flux_forward(fm, &in, img, 1.0f, v1, &err);
+    for (int i = 0; i < N * 64; i++) v1[i] = img[i] - v1[i];
+    th_check(th_max_abs_diff(latent, v1, (size_t)N * 64) < 1e-4, "one Euler step = noise − velocity (%g)",
+             th_max_abs_diff(latent, v1, (size_t)N * 64));
+    free(txt), free(y), free(img), free(ctxt), free(got), free(want), free(latent), free(v1);
+done:
+    flux_destroy(fm);
+    unlink(path);
+    for (int i = 0; i < m->count; i++) free(m->data[i]);
+    free(m);
+}
+
+int main(void) {
+    printf("seed 99\n");
+    th_rng_seed(&rng, 99);
+    struct cmp_device *dev = th_device_or_skip();
+    run_shape(dev, (struct shape){.d = 64, .heads = 4, .axes = {4, 6, 6}, .depth = 1, .single = 3, .vec = 24,
+                                  .ctx = 40, .t = 5, .gh = 3, .gw = 5, .ch = 2, .cw = 3, .guidance = false});
+    run_shape(dev, (struct shape){.d = 72, .heads = 2, .axes = {8, 14, 14}, .depth = 3, .single = 1, .vec = 16,
+                                  .ctx = 20, .t = 1, .gh = 2, .gw = 2, .ch = 0, .cw = 0, .guidance = true});
+    cmp_device_destroy(dev);
+    return th_finish();
+}
