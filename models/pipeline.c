@@ -271,28 +271,20 @@ static enum lw_status rgb_resized(const struct pipe_image *im, int w, int h, flo
                ? LW_OK : err->status;
 }
 
-/* CLIP embedding of one RGBA-resized quadrant (w×h×4): shortest side to S, centre crop, normalise. */
+/* CLIP embedding of one RGBA quadrant (w×h×4): its 8-bit RGB, then CLIPImageProcessor's exact
+ * preprocessing (resize.h: shortest side to the tower's size, centre crop, rescale, normalise). */
 static enum lw_status clip_embed(struct pipe_context *ctx, const float *rgba, int w, int h, float *embed,
                                  struct lw_error *err) {
-    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
-    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
-    int    s = (int)clip_config(ctx->clip)->image_size;
-    int    nw = w <= h ? s : (int)((int64_t)s * w / h), nh = w <= h ? (int)((int64_t)s * h / w) : s;
-    float *r = malloc((size_t)nw * nh * 4 * sizeof *r), *px = malloc((size_t)3 * s * s * sizeof *px);
-    enum lw_status status = r && px ? img_resize(rgba, w, h, (size_t)w * 4, 4, r, nw, nh, IMG_BICUBIC, err)
-                                    : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    int      s = (int)clip_config(ctx->clip)->image_size;
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    float   *px = malloc((size_t)3 * s * s * sizeof *px);
+    enum lw_status status = rgb && px ? LW_OK : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     if (status == LW_OK) {
-        int top = (nh - s) / 2, left = (nw - s) / 2;
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < s; y++)
-                for (int x = 0; x < s; x++) {
-                    float v = r[((size_t)(y + top) * nw + x + left) * 4 + c];
-                    v = v < 0 ? 0 : v > 1 ? 1 : v;
-                    px[((size_t)c * s + y) * s + x] = (v - mean[c]) / std[c];
-                }
-        status = clip_vision_forward(ctx->clip, px, embed, NULL, err);
+        img_to_rgb8(rgba, w, h, (size_t)w * 4, 4, rgb);
+        status = img_clip_pixels(rgb, w, h, (size_t)w * 3, 3, s, px, err);
     }
-    free(r), free(px);
+    if (status == LW_OK) status = clip_vision_forward(ctx->clip, px, embed, NULL, err);
+    free(rgb), free(px);
     return status;
 }
 
