@@ -19,8 +19,9 @@
 
 static enum lw_status check_size(const char *path, long long w, long long h, struct lw_error *err) {
     if (w < 1 || h < 1 || w > 32768 || h > 32768 || w * h > IMAGE_MAX_PIXELS)
-        return lw_error_set(err, LW_ERR_FORMAT, "%s: %lld×%lld pixels (1 … 32768 a side, at most %lld in all)",
-                            path, w, h, (long long)IMAGE_MAX_PIXELS);
+        return lw_error_set(err, LW_ERR_FORMAT,
+                            "%s: %lld×%lld pixels (1 … 32768 a side, at most %lld in all)", path, w,
+                            h, (long long)IMAGE_MAX_PIXELS);
     return LW_OK;
 }
 
@@ -46,10 +47,12 @@ static void png_quiet(png_structp png, png_const_charp msg) {
     (void)png, (void)msg; /* warnings (bad ancillary chunks, …) do not stop reading */
 }
 
-static enum lw_status png_load(struct png_ctx *c, float **pixels, int *width, int *height, struct lw_error *err) {
+static enum lw_status png_load(struct png_ctx *c, float **pixels, int *width, int *height,
+                               struct lw_error *err) {
     c->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, c, png_fail, png_quiet);
     if (c->png) c->info = png_create_info_struct(c->png);
-    if (!c->png || !c->info) return lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory", c->path);
+    if (!c->png || !c->info)
+        return lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory", c->path);
     if (setjmp(png_jmpbuf(c->png)))
         return lw_error_set(err, LW_ERR_FORMAT, "%s: not a readable PNG (%s)", c->path, c->message);
     png_init_io(c->png, c->file);
@@ -64,7 +67,8 @@ static enum lw_status png_load(struct png_ctx *c, float **pixels, int *width, in
     if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(c->png);
     if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(c->png);
     if (png_get_valid(c->png, c->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(c->png);
-    if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(c->png);
+    if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA)
+        png_set_gray_to_rgb(c->png);
     if (!(type & PNG_COLOR_MASK_ALPHA) && !png_get_valid(c->png, c->info, PNG_INFO_tRNS))
         png_set_add_alpha(c->png, 0xffff, PNG_FILLER_AFTER);
     if (depth == 16) png_set_swap(c->png); /* native little-endian uint16 */
@@ -73,22 +77,27 @@ static enum lw_status png_load(struct png_ctx *c, float **pixels, int *width, in
     int    bytes = png_get_bit_depth(c->png, c->info) == 16 ? 2 : 1;
     size_t row = (size_t)w * 4 * bytes;
     if (png_get_rowbytes(c->png, c->info) != row || png_get_channels(c->png, c->info) != 4)
-        return lw_error_set(err, LW_ERR_FORMAT, "%s: unexpected PNG layout after conversion", c->path);
+        return lw_error_set(err, LW_ERR_FORMAT, "%s: unexpected PNG layout after conversion",
+                            c->path);
     c->data = malloc(row * h);
     c->rows = malloc(h * sizeof *c->rows);
     float *out = malloc((size_t)w * h * 4 * sizeof *out);
     if (!c->data || !c->rows || !out) {
         free(out);
-        return lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %u×%u pixels", c->path, w, h);
+        return lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %u×%u pixels",
+                            c->path, w, h);
     }
     *pixels = out; /* owned by the caller from here; freed by image_load on a later error */
-    for (png_uint_32 y = 0; y < h; y++) c->rows[y] = c->data + row * y;
+    for (png_uint_32 y = 0; y < h; y++)
+        c->rows[y] = c->data + row * y;
     png_read_image(c->png, c->rows);
     size_t n = (size_t)w * h * 4;
     if (bytes == 2)
-        for (size_t i = 0; i < n; i++) out[i] = ((const uint16_t *)c->data)[i] / 65535.0f;
+        for (size_t i = 0; i < n; i++)
+            out[i] = ((const uint16_t *)c->data)[i] / 65535.0f;
     else
-        for (size_t i = 0; i < n; i++) out[i] = c->data[i] / 255.0f;
+        for (size_t i = 0; i < n; i++)
+            out[i] = c->data[i] / 255.0f;
     *width = (int)w;
     *height = (int)h;
     return LW_OK;
@@ -147,7 +156,8 @@ static enum lw_status jpeg_load(struct jpeg_ctx *c, const char *path, FILE *file
     float *out = malloc((size_t)w * h * 4 * sizeof *out);
     if (!c->row || !out) {
         free(out);
-        return lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %d×%d pixels", path, w, h);
+        return lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %d×%d pixels",
+                            path, w, h);
     }
     *pixels = out;
     /* Adobe writes CMYK inverted (stored = 255 − ink); without its marker we assume plain ink. */
@@ -162,22 +172,26 @@ static enum lw_status jpeg_load(struct jpeg_ctx *c, const char *path, FILE *file
             if (comps == 1) {
                 o[0] = o[1] = o[2] = s[0] / 255.0f;
             } else if (comps == 3) {
-                for (int k = 0; k < 3; k++) o[k] = s[k] / 255.0f;
+                for (int k = 0; k < 3; k++)
+                    o[k] = s[k] / 255.0f;
             } else {
                 int key = inverted ? s[3] : 255 - s[3];
-                for (int k = 0; k < 3; k++) o[k] = (inverted ? s[k] : 255 - s[k]) * key / (255.0f * 255.0f);
+                for (int k = 0; k < 3; k++)
+                    o[k] = (inverted ? s[k] : 255 - s[k]) * key / (255.0f * 255.0f);
             }
             o[3] = 1;
         }
     }
-    if (c->e.truncated) return lw_error_set(err, LW_ERR_FORMAT, "%s: truncated JPEG (premature end of data)", path);
+    if (c->e.truncated)
+        return lw_error_set(err, LW_ERR_FORMAT, "%s: truncated JPEG (premature end of data)", path);
     jpeg_finish_decompress(ci);
     *width = w;
     *height = h;
     return LW_OK;
 }
 
-enum lw_status image_load(const char *path, float **pixels, int *width, int *height, struct lw_error *err) {
+enum lw_status image_load(const char *path, float **pixels, int *width, int *height,
+                          struct lw_error *err) {
     *pixels = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return lw_error_set(err, LW_ERR_FILE, "%s: cannot open: %s", path, strerror(errno));
@@ -187,7 +201,8 @@ enum lw_status image_load(const char *path, float **pixels, int *width, int *hei
     rewind(f);
     if (got == 8 && !png_sig_cmp(magic, 0, 8)) {
         struct png_ctx *c = calloc(1, sizeof *c);
-        if (!c) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory", path);
+        if (!c)
+            status = lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory", path);
         else {
             c->path = path, c->file = f;
             status = png_load(c, pixels, width, height, err);
@@ -196,7 +211,8 @@ enum lw_status image_load(const char *path, float **pixels, int *width, int *hei
         }
     } else if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) {
         struct jpeg_ctx *c = calloc(1, sizeof *c);
-        if (!c) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory", path);
+        if (!c)
+            status = lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory", path);
         else {
             status = jpeg_load(c, path, f, pixels, width, height, err);
             if (c->created) jpeg_destroy_decompress(&c->cinfo);
@@ -230,7 +246,8 @@ struct jpeg_write_ctx {
     uint8_t                    *row;
 };
 
-static enum lw_status jpeg_save(const char *path, FILE *f, const float *pixels, int w, int h, struct lw_error *err) {
+static enum lw_status jpeg_save(const char *path, FILE *f, const float *pixels, int w, int h,
+                                struct lw_error *err) {
     struct jpeg_write_ctx *c = calloc(1, sizeof *c);
     if (!c) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     enum lw_status status = LW_OK;
@@ -256,7 +273,8 @@ static enum lw_status jpeg_save(const char *path, FILE *f, const float *pixels, 
         while (c->cinfo.next_scanline < c->cinfo.image_height) {
             const float *p = pixels + (size_t)c->cinfo.next_scanline * w * 4;
             for (int x = 0; x < w; x++)
-                for (int k = 0; k < 3; k++) c->row[x * 3 + k] = to_u8(p[x * 4 + k]);
+                for (int k = 0; k < 3; k++)
+                    c->row[x * 3 + k] = to_u8(p[x * 4 + k]);
             JSAMPROW r = c->row;
             jpeg_write_scanlines(&c->cinfo, &r, 1);
         }
@@ -267,13 +285,16 @@ static enum lw_status jpeg_save(const char *path, FILE *f, const float *pixels, 
     return status;
 }
 
-enum lw_status image_save(const char *path, const float *pixels, int width, int height, struct lw_error *err) {
+enum lw_status image_save(const char *path, const float *pixels, int width, int height,
+                          struct lw_error *err) {
     if (width < 1 || height < 1)
-        return lw_error_set(err, LW_ERR_ARGUMENT, "%s: cannot write a %d×%d image", path, width, height);
+        return lw_error_set(err, LW_ERR_ARGUMENT, "%s: cannot write a %d×%d image", path, width,
+                            height);
     bool jpeg = has_suffix(path, ".jpg") || has_suffix(path, ".jpeg");
     if (jpeg) {
         FILE *f = fopen(path, "wb");
-        if (!f) return lw_error_set(err, LW_ERR_FILE, "%s: cannot write: %s", path, strerror(errno));
+        if (!f)
+            return lw_error_set(err, LW_ERR_FILE, "%s: cannot write: %s", path, strerror(errno));
         enum lw_status status = jpeg_save(path, f, pixels, width, height, err);
         if (fclose(f) != 0 && status == LW_OK)
             status = lw_error_set(err, LW_ERR_FILE, "%s: cannot write: %s", path, strerror(errno));
@@ -288,9 +309,11 @@ enum lw_status image_save(const char *path, const float *pixels, int width, int 
     size_t   n = (size_t)width * height * 4;
     uint8_t *bytes = malloc(n);
     if (!bytes) return lw_error_set(err, LW_ERR_HOST_MEMORY, "%s: out of host memory", path);
-    for (size_t i = 0; i < n; i++) bytes[i] = to_u8(pixels[i]);
+    for (size_t i = 0; i < n; i++)
+        bytes[i] = to_u8(pixels[i]);
     int ok = png_image_write_to_file(&image, path, 0, bytes, 0, NULL);
     free(bytes);
-    if (!ok) return lw_error_set(err, LW_ERR_FILE, "%s: cannot write PNG (%s)", path, image.message);
+    if (!ok)
+        return lw_error_set(err, LW_ERR_FILE, "%s: cannot write PNG (%s)", path, image.message);
     return LW_OK;
 }

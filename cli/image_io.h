@@ -22,9 +22,11 @@
 /* Allocates *pixels (width·height·4 floats); the caller frees it with free(). LW_ERR_FILE when the
  * file cannot be opened or read, LW_ERR_FORMAT for anything malformed, truncated or too large,
  * LW_ERR_HOST_MEMORY. */
-enum lw_status image_load(const char *path, float **pixels, int *width, int *height, struct lw_error *err);
+enum lw_status image_load(const char *path, float **pixels, int *width, int *height,
+                          struct lw_error *err);
 
 /* Writes `pixels` (width·height·4 floats as above, clamped to [0, 1], rounded to 8 bits): JPEG
  * (quality 95, alpha dropped) when the name ends in .jpg or .jpeg, otherwise 8-bit RGBA PNG.
  * LW_ERR_FILE when it cannot be written, LW_ERR_ARGUMENT for a size < 1. */
-enum lw_status image_save(const char *path, const float *pixels, int width, int height, struct lw_error *err);
+enum lw_status image_save(const char *path, const float *pixels, int width, int height,
+                          struct lw_error *err);

@@ -27,7 +27,7 @@
 enum detail_cpu_mode { DETAIL_CPU_ADD = 0, DETAIL_CPU_CUTOFF = 1 };
 
 struct detail_cpu_params {
-    float                keep;    /* k ∈ [0, 1]; 0 = pure b′ (default) */
+    float                keep; /* k ∈ [0, 1]; 0 = pure b′ (default) */
     enum detail_cpu_mode mode;
     int                  threads; /* worker threads; 0 = the machine's cores, at most 8 */
     /* Called between rounds of bands with the fraction done; false cancels (LW_ERR_CANCELLED, the

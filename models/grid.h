@@ -21,7 +21,8 @@ void img_kontext_resolution(int w, int h, int *out_w, int *out_h);
 
 /* diffusers' output size for a requested w × h: aspect a = w/h kept at area `max_area` (1024² by
  * default): round(√(max_area·a)) × round(√(max_area/a)), rounding half to even as Python's round,
- * then each floored to a multiple of `multiple` (16 for FLUX). A square request gives 1024 × 1024. */
+ * then each floored to a multiple of `multiple` (16 for FLUX). A square request gives 1024 × 1024.
+ */
 void img_kontext_output_size(int w, int h, int64_t max_area, int multiple, int *out_w, int *out_h);
 
 /* The LoRWeB control grid (spec-lorweb.md §2.1): 8-bit RGB a (aw × ah), a′, b in, rows `*_stride`
@@ -36,7 +37,8 @@ enum lw_status img_grid_build(const uint8_t *a, int aw, int ah, size_t a_stride,
 
 /* The exact box of quadrant q (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right) of a w × h
  * image: columns from 0 or ⌊w/2⌋, rows from 0 or ⌊h/2⌋, to the half or the edge. Quadrant 3 is
- * the reference's b′ crop box (W div 2, H div 2, W, H); on a 2w × 2h grid every quadrant is w × h. */
+ * the reference's b′ crop box (W div 2, H div 2, W, H); on a 2w × 2h grid every quadrant is w × h.
+ */
 void img_quadrant(int w, int h, int q, int *x0, int *y0, int *qw, int *qh);
 
 /* The Kontext context image: 8-bit RGB (rows `stride` bytes apart, `channels` 3 or 4, alpha

@@ -25,9 +25,9 @@
  *   tanh.
  * Accumulates in double. LW_ERR_SHAPE when a size is < 1, H does not divide K, or Q ≠ K without
  * projection; LW_ERR_HOST_MEMORY. */
-enum lw_status mix_coeffs(const struct lorweb_config *cfg, const float *projection, const float *keys,
-                          int64_t n, int64_t k, int64_t q, const float *query, float *coeffs,
-                          struct lw_error *err);
+enum lw_status mix_coeffs(const struct lorweb_config *cfg, const float *projection,
+                          const float *keys, int64_t n, int64_t k, int64_t q, const float *query,
+                          float *coeffs, struct lw_error *err);
 
 /* Blends the coefficients of two analogies (two (a, a′) pairs with the same b, each run through
  * mix_coeffs): out = (1 − ratio)·c0 + ratio·c1, ratio in [0, 1] (0 = the first analogy). A convex

@@ -35,7 +35,8 @@ void rng_normal_fill(uint64_t seed, uint64_t first, float *x, size_t n) {
             uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), 0, 0}, w[4];
             rng_philox4x32(ctr, key, 10, w);
             for (int p = 0; p < 2; p++) {
-                double r = sqrt(-2 * log((w[2 * p] + 0.5) / two32)), phi = two_pi * (w[2 * p + 1] / two32);
+                double r = sqrt(-2 * log((w[2 * p] + 0.5) / two32)),
+                       phi = two_pi * (w[2 * p + 1] / two32);
                 z[2 * p] = r * cos(phi);
                 z[2 * p + 1] = r * sin(phi);
             }
@@ -73,18 +74,20 @@ static void curand_box_muller(uint32_t a, uint32_t b, float *sin_out, float *cos
 enum lw_status rng_torch_cuda_randn(uint64_t seed, uint64_t offset, const struct rng_cuda_gpu *gpu,
                                     float *x, int64_t n, struct lw_error *err) {
     if (offset % 4)
-        return lw_error_set(err, LW_ERR_UNSUPPORTED, "torch CUDA generator offset %llu is not a multiple of 4",
+        return lw_error_set(err, LW_ERR_UNSUPPORTED,
+                            "torch CUDA generator offset %llu is not a multiple of 4",
                             (unsigned long long)offset);
     if (n < 0 || n >= ((int64_t)1 << 31))
-        return lw_error_set(err, LW_ERR_UNSUPPORTED, "torch CUDA randn of %lld elements (0 … 2^31 − 1 here)",
-                            (long long)n);
+        return lw_error_set(err, LW_ERR_UNSUPPORTED,
+                            "torch CUDA randn of %lld elements (0 … 2^31 − 1 here)", (long long)n);
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     int64_t        t_count = cuda_threads(n, gpu), stride = 4 * t_count;
     for (int64_t t = 0; t < t_count && t < n; t++)
         for (int64_t k = 0; t + k * stride < n; k++) {
             /* counter = offset/4 + k in the low 64 bits, the subsequence t in the high 64 bits */
             uint64_t lo = offset / 4 + (uint64_t)k;
-            uint32_t ctr[4] = {(uint32_t)lo, (uint32_t)(lo >> 32), (uint32_t)t, (uint32_t)((uint64_t)t >> 32)};
+            uint32_t ctr[4] = {(uint32_t)lo, (uint32_t)(lo >> 32), (uint32_t)t,
+                               (uint32_t)((uint64_t)t >> 32)};
             uint32_t w[4];
             float    z[4];
             rng_philox4x32(ctr, key, 10, w);

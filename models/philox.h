@@ -19,9 +19,10 @@ void rng_philox4x32(const uint32_t ctr[4], const uint32_t key[2], int rounds, ui
 
 /* The engine's noise: standard normals x[j] = element first + j of the stream of `seed`, so any
  * slice of the stream can be drawn on its own. Element i comes from the Philox4×32-10 block with
- * key (seed low, seed high 32 bits) and counter (i/4 low, i/4 high, 0, 0): its four words w give two
- * Box–Muller pairs, u = (w0 + ½)·2⁻³², φ = 2π·w1·2⁻³² → (√(−2 ln u)·cos φ, √(−2 ln u)·sin φ), then
- * the same from (w2, w3); element i takes entry i mod 4. Computed in double, stored as float. */
+ * key (seed low, seed high 32 bits) and counter (i/4 low, i/4 high, 0, 0): its four words w give
+ * two Box–Muller pairs, u = (w0 + ½)·2⁻³², φ = 2π·w1·2⁻³² → (√(−2 ln u)·cos φ, √(−2 ln u)·sin φ),
+ * then the same from (w2, w3); element i takes entry i mod 4. Computed in double, stored as float.
+ */
 void rng_normal_fill(uint64_t seed, uint64_t first, float *x, size_t n);
 
 /* The GPU whose launch `torch.randn` on CUDA would use: its grid is capped at
@@ -44,15 +45,15 @@ struct rng_cuda_gpu {
  *   - thread t: curand_init(seed, subsequence t, offset) → Philox4×32-10 with key (seed low, seed
  *     high) and 128-bit counter offset/4 + (t << 64), counting up by one per curand_normal4 call;
  *   - its k-th curand_normal4 writes elements t + k·4T + j·T (j = 0 … 3, those < n): Box–Muller
- *     u = w0·2⁻³² + 2⁻³³, φ = w1·(2⁻³²·2π) + ½(2⁻³²·2π) in float → (s·sin φ, s·cos φ), s = √(−2 ln u),
- *     then the same from (w2, w3). For n ≤ T (the usual case) element i is simply the sine output
+ *     u = w0·2⁻³² + 2⁻³³, φ = w1·(2⁻³²·2π) + ½(2⁻³²·2π) in float → (s·sin φ, s·cos φ), s = √(−2 ln
+ * u), then the same from (w2, w3). For n ≤ T (the usual case) element i is simply the sine output
  *     of thread i's first block.
  * Exact: the Philox words (checked against Random123's known answers) and the layout above.
  * Not bit-exact: cuRAND uses the fast intrinsic __sincosf (absolute error about 1e-6) and a
  * contracted multiply-add for φ; we use correctly rounded sinf/cosf and fmaf, so values differ by a
  * few 1e-6 at most. diffusers' FLUX pipelines draw their latents in bf16: round these values to
- * nearest-even bf16 to get theirs. An offset that is not a multiple of 4 (torch never makes one) and
- * n ≥ 2³¹ (torch splits the launch) are LW_ERR_UNSUPPORTED. */
+ * nearest-even bf16 to get theirs. An offset that is not a multiple of 4 (torch never makes one)
+ * and n ≥ 2³¹ (torch splits the launch) are LW_ERR_UNSUPPORTED. */
 enum lw_status rng_torch_cuda_randn(uint64_t seed, uint64_t offset, const struct rng_cuda_gpu *gpu,
                                     float *x, int64_t n, struct lw_error *err);
 

@@ -38,10 +38,10 @@ enum lw_status img_taps_create(int n_in, int n_out, enum img_filter filter, stru
                                struct lw_error *err) {
     *out = NULL;
     if (n_in < 1 || n_out < 1 || (filter != IMG_BICUBIC && filter != IMG_LANCZOS))
-        return lw_error_set(err, LW_ERR_ARGUMENT, "resample %d → %d pixels (filter %d)", n_in, n_out,
-                            (int)filter);
-    double scale = (double)n_in / n_out, fs = scale < 1 ? 1 : scale;
-    double support = (filter == IMG_LANCZOS ? 3.0 : 2.0) * fs, ss = 1.0 / fs;
+        return lw_error_set(err, LW_ERR_ARGUMENT, "resample %d → %d pixels (filter %d)", n_in,
+                            n_out, (int)filter);
+    double           scale = (double)n_in / n_out, fs = scale < 1 ? 1 : scale;
+    double           support = (filter == IMG_LANCZOS ? 3.0 : 2.0) * fs, ss = 1.0 / fs;
     struct img_taps *t = calloc(1, sizeof *t);
     if (t) {
         t->max = (int)ceil(support) * 2 + 1;
@@ -52,19 +52,22 @@ enum lw_status img_taps_create(int n_in, int n_out, enum img_filter filter, stru
     }
     if (!t || !t->first || !t->count || !t->w) {
         img_taps_destroy(t);
-        return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory resampling %d → %d", n_in, n_out);
+        return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory resampling %d → %d", n_in,
+                            n_out);
     }
     for (int i = 0; i < n_out; i++) {
         double center = (i + 0.5) * scale, sum = 0, *w = t->w + (size_t)i * t->max;
         int    lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
         if (lo < 0) lo = 0;
         if (hi > n_in) hi = n_in;
-        for (int j = lo; j < hi; j++) { /* Pillow multiplies by 1/fs; dividing can differ by an ulp */
+        for (int j = lo; j < hi;
+             j++) { /* Pillow multiplies by 1/fs; dividing can differ by an ulp */
             double x = (j - center + 0.5) * ss;
             sum += w[j - lo] = filter == IMG_LANCZOS ? lanczos(x) : bicubic(x);
         }
         if (sum != 0)
-            for (int j = 0; j < hi - lo; j++) w[j] /= sum;
+            for (int j = 0; j < hi - lo; j++)
+                w[j] /= sum;
         t->first[i] = lo;
         t->count[i] = hi - lo;
     }
@@ -84,27 +87,33 @@ int img_taps_get(const struct img_taps *t, int i, int *first, const double **wei
     return t->count[i];
 }
 
-static enum lw_status check_sizes(int sw, int sh, int dw, int dh, int channels, struct lw_error *err) {
+static enum lw_status check_sizes(int sw, int sh, int dw, int dh, int channels,
+                                  struct lw_error *err) {
     if (sw < 1 || sh < 1 || dw < 1 || dh < 1 || channels < 1 || channels > 4)
-        return lw_error_set(err, LW_ERR_ARGUMENT, "resize %d×%d → %d×%d with %d channels: sizes must be ≥ 1, "
-                            "channels 1 … 4", sw, sh, dw, dh, channels);
+        return lw_error_set(err, LW_ERR_ARGUMENT,
+                            "resize %d×%d → %d×%d with %d channels: sizes must be ≥ 1, "
+                            "channels 1 … 4",
+                            sw, sh, dw, dh, channels);
     return LW_OK;
 }
 
 enum lw_status img_resize(const float *src, int sw, int sh, size_t src_stride, int channels,
-                          float *dst, int dw, int dh, enum img_filter filter, struct lw_error *err) {
+                          float *dst, int dw, int dh, enum img_filter filter,
+                          struct lw_error *err) {
     enum lw_status status = check_sizes(sw, sh, dw, dh, channels, err);
     if (status) return status;
     struct img_taps *tx = NULL, *ty = NULL;
     float           *mid = NULL; /* (sh, dw, channels) after the horizontal pass */
-    if ((status = img_taps_create(sw, dw, filter, &tx, err)) || (status = img_taps_create(sh, dh, filter, &ty, err)))
+    if ((status = img_taps_create(sw, dw, filter, &tx, err)) ||
+        (status = img_taps_create(sh, dh, filter, &ty, err)))
         goto done;
     const float *rows = src;
     size_t       stride = src_stride;
     if (dw != sw) {
         mid = malloc((size_t)dw * sh * channels * sizeof *mid);
         if (!mid) {
-            status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory resizing %d×%d", sw, sh);
+            status =
+                lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory resizing %d×%d", sw, sh);
             goto done;
         }
         for (int y = 0; y < sh; y++)
@@ -114,7 +123,8 @@ enum lw_status img_resize(const float *src, int sw, int sh, size_t src_stride, i
                 const float  *s = src + (size_t)y * src_stride + (size_t)lo * channels;
                 for (int c = 0; c < channels; c++) {
                     double acc = 0;
-                    for (int k = 0; k < n; k++) acc += s[(size_t)k * channels + c] * w[k];
+                    for (int k = 0; k < n; k++)
+                        acc += s[(size_t)k * channels + c] * w[k];
                     mid[((size_t)y * dw + x) * channels + c] = (float)acc;
                 }
             }
@@ -127,7 +137,8 @@ enum lw_status img_resize(const float *src, int sw, int sh, size_t src_stride, i
         for (int x = 0; x < dw; x++)
             for (int c = 0; c < channels; c++) {
                 double acc = 0;
-                for (int k = 0; k < n; k++) acc += rows[(size_t)(lo + k) * stride + (size_t)x * channels + c] * w[k];
+                for (int k = 0; k < n; k++)
+                    acc += rows[(size_t)(lo + k) * stride + (size_t)x * channels + c] * w[k];
                 dst[((size_t)y * dw + x) * channels + c] = (float)acc;
             }
     }
@@ -160,7 +171,8 @@ enum lw_status img_resize_u8(const uint8_t *src, int sw, int sh, size_t src_stri
     struct img_taps *tx = NULL, *ty = NULL;
     int32_t         *kx = NULL, *ky = NULL;
     uint8_t         *mid = NULL; /* (sh, dw, channels): Pillow's 8-bit intermediate image */
-    if ((status = img_taps_create(sw, dw, filter, &tx, err)) || (status = img_taps_create(sh, dh, filter, &ty, err)))
+    if ((status = img_taps_create(sw, dw, filter, &tx, err)) ||
+        (status = img_taps_create(sh, dh, filter, &ty, err)))
         goto done;
     kx = fixed_weights(tx), ky = fixed_weights(ty);
     if (dw != sw) mid = malloc((size_t)dw * sh * channels);
@@ -178,7 +190,8 @@ enum lw_status img_resize_u8(const uint8_t *src, int sw, int sh, size_t src_stri
                 const uint8_t *s = src + (size_t)y * src_stride + (size_t)lo * channels;
                 for (int c = 0; c < channels; c++) {
                     int32_t acc = 1 << (PRECISION_BITS - 1);
-                    for (int j = 0; j < n; j++) acc += s[(size_t)j * channels + c] * k[j];
+                    for (int j = 0; j < n; j++)
+                        acc += s[(size_t)j * channels + c] * k[j];
                     mid[((size_t)y * dw + x) * channels + c] = clip8(acc);
                 }
             }
@@ -186,7 +199,8 @@ enum lw_status img_resize_u8(const uint8_t *src, int sw, int sh, size_t src_stri
     }
     for (int y = 0; y < dh; y++) {
         if (dh == sh) { /* the vertical pass is skipped: a copy */
-            memcpy(dst + (size_t)y * dw * channels, rows + (size_t)y * stride, (size_t)dw * channels);
+            memcpy(dst + (size_t)y * dw * channels, rows + (size_t)y * stride,
+                   (size_t)dw * channels);
             continue;
         }
         int            lo = ty->first[y], n = ty->count[y];
@@ -194,7 +208,8 @@ enum lw_status img_resize_u8(const uint8_t *src, int sw, int sh, size_t src_stri
         for (int x = 0; x < dw; x++)
             for (int c = 0; c < channels; c++) {
                 int32_t acc = 1 << (PRECISION_BITS - 1);
-                for (int j = 0; j < n; j++) acc += rows[(size_t)(lo + j) * stride + (size_t)x * channels + c] * k[j];
+                for (int j = 0; j < n; j++)
+                    acc += rows[(size_t)(lo + j) * stride + (size_t)x * channels + c] * k[j];
                 dst[((size_t)y * dw + x) * channels + c] = clip8(acc);
             }
     }
@@ -219,29 +234,34 @@ enum lw_status img_clip_pixels(const uint8_t *rgb, int w, int h, size_t stride, 
     static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
     static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
     if (w < 1 || h < 1 || size < 1 || (channels != 3 && channels != 4))
-        return lw_error_set(err, LW_ERR_ARGUMENT, "CLIP preprocessing of a %d×%d image (%d channels) to %d",
-                            w, h, channels, size);
+        return lw_error_set(err, LW_ERR_ARGUMENT,
+                            "CLIP preprocessing of a %d×%d image (%d channels) to %d", w, h,
+                            channels, size);
     /* get_resize_output_image_size(shortest_edge): int(S · long / short), a float division */
-    int short_side = w <= h ? w : h, long_side = w <= h ? h : w;
-    int new_long = (int)((double)size * long_side / short_side);
-    int nw = w <= h ? size : new_long, nh = w <= h ? new_long : size;
-    uint8_t *rgb3 = NULL, *resized = malloc((size_t)nw * nh * 3);
-    enum lw_status status = resized ? LW_OK : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    int            short_side = w <= h ? w : h, long_side = w <= h ? h : w;
+    int            new_long = (int)((double)size * long_side / short_side);
+    int            nw = w <= h ? size : new_long, nh = w <= h ? new_long : size;
+    uint8_t       *rgb3 = NULL, *resized = malloc((size_t)nw * nh * 3);
+    enum lw_status status =
+        resized ? LW_OK : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     if (status == LW_OK && channels == 4) { /* convert("RGB"): drop alpha */
         rgb3 = malloc((size_t)w * h * 3);
         if (!rgb3) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
         for (int y = 0; rgb3 && y < h; y++)
-            for (int x = 0; x < w; x++) memcpy(rgb3 + ((size_t)y * w + x) * 3, rgb + (size_t)y * stride + (size_t)x * 4, 3);
+            for (int x = 0; x < w; x++)
+                memcpy(rgb3 + ((size_t)y * w + x) * 3, rgb + (size_t)y * stride + (size_t)x * 4, 3);
     }
     if (status == LW_OK)
-        status = rgb3 ? img_resize_u8(rgb3, w, h, (size_t)w * 3, 3, resized, nw, nh, IMG_BICUBIC, err)
-                      : img_resize_u8(rgb, w, h, stride, 3, resized, nw, nh, IMG_BICUBIC, err);
+        status =
+            rgb3 ? img_resize_u8(rgb3, w, h, (size_t)w * 3, 3, resized, nw, nh, IMG_BICUBIC, err)
+                 : img_resize_u8(rgb, w, h, stride, 3, resized, nw, nh, IMG_BICUBIC, err);
     if (status == LW_OK) {
         int top = (nh - size) / 2, left = (nw - size) / 2;
         for (int c = 0; c < 3; c++)
             for (int y = 0; y < size; y++)
                 for (int x = 0; x < size; x++) {
-                    float v = (float)(resized[((size_t)(y + top) * nw + x + left) * 3 + c] * (1.0 / 255.0));
+                    float v = (float)(resized[((size_t)(y + top) * nw + x + left) * 3 + c] *
+                                      (1.0 / 255.0));
                     pixel_values[((size_t)c * size + y) * size + x] = (v - mean[c]) / std[c];
                 }
     }

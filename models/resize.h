@@ -40,11 +40,11 @@ enum lw_status img_resize_u8(const uint8_t *src, int sw, int sh, size_t src_stri
 void img_to_rgb8(const float *src, int w, int h, size_t src_stride, int channels, uint8_t *dst);
 
 /* CLIPImageProcessor's preprocessing (transformers, slow PIL path; spec-lorweb.md §3.1) of an 8-bit
- * RGB image (rows `stride` bytes apart, `channels` 3 or 4, alpha ignored) into pixel_values (3, S, S):
- * shortest side to S with img_resize_u8 BICUBIC (long side ⌊S·long/short⌋), centre crop S × S at
- * (⌊(h′ − S)/2⌋, ⌊(w′ − S)/2⌋), v = float(u8 · (1/255 in double)), then (v − mean)/std in float with
- * OpenAI's mean (0.48145466, 0.4578275, 0.40821073) and std (0.26862954, 0.26130258, 0.27577711).
- * Bit-exact with the reference. LW_ERR_ARGUMENT for sizes < 1; LW_ERR_HOST_MEMORY. */
+ * RGB image (rows `stride` bytes apart, `channels` 3 or 4, alpha ignored) into pixel_values (3, S,
+ * S): shortest side to S with img_resize_u8 BICUBIC (long side ⌊S·long/short⌋), centre crop S × S
+ * at (⌊(h′ − S)/2⌋, ⌊(w′ − S)/2⌋), v = float(u8 · (1/255 in double)), then (v − mean)/std in float
+ * with OpenAI's mean (0.48145466, 0.4578275, 0.40821073) and std (0.26862954, 0.26130258,
+ * 0.27577711). Bit-exact with the reference. LW_ERR_ARGUMENT for sizes < 1; LW_ERR_HOST_MEMORY. */
 enum lw_status img_clip_pixels(const uint8_t *rgb, int w, int h, size_t stride, int channels,
                                int size, float *pixel_values, struct lw_error *err);
 

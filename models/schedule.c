@@ -18,8 +18,9 @@ double sched_time_shift(double mu, double sigma, double t) {
 
 enum lw_status sched_sigmas(int steps, int64_t tokens, float *sigmas, struct lw_error *err) {
     if (steps < 1 || tokens < 1)
-        return lw_error_set(err, LW_ERR_ARGUMENT, "schedule: %d steps and %lld noise tokens (both ≥ 1)",
-                            steps, (long long)tokens);
+        return lw_error_set(err, LW_ERR_ARGUMENT,
+                            "schedule: %d steps and %lld noise tokens (both ≥ 1)", steps,
+                            (long long)tokens);
     double mu = sched_mu(tokens);
     for (int i = 0; i <= steps; i++) {
         /* torch.linspace(1, 0, steps + 1); the last value is exactly 0 */
@@ -31,5 +32,6 @@ enum lw_status sched_sigmas(int steps, int64_t tokens, float *sigmas, struct lw_
 
 void sched_euler_step(float *x, const float *v, size_t n, float t_cur, float t_next) {
     float dt = t_next - t_cur; /* negative: time runs from 1 (noise) to 0 (data) */
-    for (size_t i = 0; i < n; i++) x[i] += dt * v[i];
+    for (size_t i = 0; i < n; i++)
+        x[i] += dt * v[i];
 }

@@ -12,10 +12,10 @@
 #include "status.h"
 
 /* The published endpoints of the shift line: μ = 0.5 at 256 noise tokens, 1.15 at 4096. */
-#define SCHED_BASE_SEQ   256.0
-#define SCHED_MAX_SEQ    4096.0
+#define SCHED_BASE_SEQ 256.0
+#define SCHED_MAX_SEQ 4096.0
 #define SCHED_BASE_SHIFT 0.5
-#define SCHED_MAX_SHIFT  1.15
+#define SCHED_MAX_SHIFT 1.15
 
 /* μ for `tokens` noise tokens (context tokens are not counted): the line through
  * (SCHED_BASE_SEQ, SCHED_BASE_SHIFT) and (SCHED_MAX_SEQ, SCHED_MAX_SHIFT), extrapolated outside. */

@@ -12,8 +12,8 @@
 #include "weights.h"
 
 static float *read_all(const struct wt_tensor *t) {
-    uint64_t n = wt_elements(t);
-    float   *x = malloc(n * sizeof *x);
+    uint64_t        n = wt_elements(t);
+    float          *x = malloc(n * sizeof *x);
     struct lw_error err = {0};
     if (wt_read_f32(t, x, n, &err) != LW_OK) th_check(false, "read %s: %s", t->name, err.message);
     return x;
@@ -25,9 +25,9 @@ static void fixtures(void) {
         printf("no fixtures folder: the lorweb_coeffs fixture is skipped\n");
         return;
     }
-    char            path[3][4200];
-    struct wt_file *w = NULL, *in = NULL, *out = NULL;
-    struct lw_error err = {0};
+    char                 path[3][4200];
+    struct wt_file      *w = NULL, *in = NULL, *out = NULL;
+    struct lw_error      err = {0};
     struct lorweb_config cfg;
     snprintf(path[0], sizeof path[0], "%s/lorweb_weights.safetensors", dir);
     snprintf(path[1], sizeof path[1], "%s/lorweb_in.safetensors", dir);
@@ -54,7 +54,8 @@ static void fixtures(void) {
         snprintf(kname, sizeof kname, "%s.lora_keys", stem);
         snprintf(pname, sizeof pname, "%s.att_lora_to_q.weight", stem);
         const struct wt_tensor *tk = wt_find(w, kname), *tp = wt_find(w, pname);
-        if (!th_check(tk && tp && tk->ndim == 2 && tp->ndim == 2, "module %s in the checkpoint", stem))
+        if (!th_check(tk && tp && tk->ndim == 2 && tp->ndim == 2, "module %s in the checkpoint",
+                      stem))
             continue;
         int64_t n = tk->shape[0], k = tk->shape[1];
         float  *keys = read_all(tk), *p = read_all(tp), *want = read_all(tc);
@@ -63,7 +64,8 @@ static void fixtures(void) {
         th_check(tp->shape[0] == k && tp->shape[1] == qn && (int64_t)wt_elements(tc) == n,
                  "%s: P [%lld, %lld], keys [%lld, %lld]", stem, (long long)tp->shape[0],
                  (long long)tp->shape[1], (long long)n, (long long)k);
-        th_check(mix_coeffs(&cfg, p, keys, n, k, qn, query, got, &err) == LW_OK, "%s: %s", stem, err.message);
+        th_check(mix_coeffs(&cfg, p, keys, n, k, qn, query, got, &err) == LW_OK, "%s: %s", stem,
+                 err.message);
         double e = th_rel_l2(got, want, (size_t)n);
         th_check(e <= 1e-3, "%s: relative L2 %.3g > 1e-3", stem, e);
         if (e > worst) worst = e;
@@ -86,52 +88,60 @@ static void worked_example(void) {
     double r = 1 / sqrt(2.0), l0[3] = {1 * r, 2 * r, 0}, l1[3] = {0, 3 * r, -1 * r};
     double z0 = exp(l0[0]) + exp(l0[1]) + exp(l0[2]), z1 = exp(l1[0]) + exp(l1[1]) + exp(l1[2]);
     float  want[3], got[3];
-    struct lw_error err = {0};
+    struct lw_error      err = {0};
     struct lorweb_config cfg = {.heads = 2, .softmax = true, .mean = true, .project = true};
-    for (int i = 0; i < 3; i++) want[i] = (float)((exp(l0[i]) / z0 + exp(l1[i]) / z1) / 2);
+    for (int i = 0; i < 3; i++)
+        want[i] = (float)((exp(l0[i]) / z0 + exp(l1[i]) / z1) / 2);
     th_check(mix_coeffs(&cfg, P, KEYS, 3, 4, 2, E, got, &err) == LW_OK, "softmax mean");
     th_check_close("2 heads, softmax, mean", got, want, 3, 1e-7, 1e-6);
     cfg.mean = false; /* sum of two softmaxes, clamped to [0, 1] */
-    for (int i = 0; i < 3; i++) want[i] = (float)fmin(exp(l0[i]) / z0 + exp(l1[i]) / z1, 1);
+    for (int i = 0; i < 3; i++)
+        want[i] = (float)fmin(exp(l0[i]) / z0 + exp(l1[i]) / z1, 1);
     mix_coeffs(&cfg, P, KEYS, 3, 4, 2, E, got, &err);
     th_check_close("2 heads, softmax, clamped sum", got, want, 3, 1e-7, 1e-6);
     cfg.softmax = false; /* tanh, clamped sum: element 1 is tanh(√2) + tanh(3/√2) > 1 → 1 */
-    for (int i = 0; i < 3; i++) want[i] = (float)fmax(fmin(tanh(l0[i]) + tanh(l1[i]), 1), -1);
+    for (int i = 0; i < 3; i++)
+        want[i] = (float)fmax(fmin(tanh(l0[i]) + tanh(l1[i]), 1), -1);
     mix_coeffs(&cfg, P, KEYS, 3, 4, 2, E, got, &err);
     th_check_close("2 heads, tanh, clamped sum", got, want, 3, 1e-7, 1e-6);
     th_check(want[1] == 1, "the clamp is exercised");
     cfg.mean = true;
-    for (int i = 0; i < 3; i++) want[i] = (float)((tanh(l0[i]) + tanh(l1[i])) / 2);
+    for (int i = 0; i < 3; i++)
+        want[i] = (float)((tanh(l0[i]) + tanh(l1[i])) / 2);
     mix_coeffs(&cfg, P, KEYS, 3, 4, 2, E, got, &err);
     th_check_close("2 heads, tanh, mean", got, want, 3, 1e-7, 1e-6);
     /* No projection: q = e itself (Q = K = 4), one head, logits (q·k)/2. */
     const float e4[4] = {1, 2, 3, -1};
     cfg = (struct lorweb_config){.heads = 1, .softmax = true, .mean = true, .project = false};
     double l[3] = {0.5, 2.5, -0.5}, z = exp(l[0]) + exp(l[1]) + exp(l[2]);
-    for (int i = 0; i < 3; i++) want[i] = (float)(exp(l[i]) / z);
+    for (int i = 0; i < 3; i++)
+        want[i] = (float)(exp(l[i]) / z);
     th_check(mix_coeffs(&cfg, NULL, KEYS, 3, 4, 4, e4, got, &err) == LW_OK, "identity projection");
     th_check_close("identity projection, 1 head", got, want, 3, 1e-7, 1e-6);
 
-    th_check(mix_coeffs(&cfg, NULL, KEYS, 3, 4, 2, E, got, &err) == LW_ERR_SHAPE, "Q ≠ K without projection");
+    th_check(mix_coeffs(&cfg, NULL, KEYS, 3, 4, 2, E, got, &err) == LW_ERR_SHAPE,
+             "Q ≠ K without projection");
     cfg.heads = 3;
     cfg.project = true;
     th_check(mix_coeffs(&cfg, P, KEYS, 3, 4, 2, E, got, &err) == LW_ERR_SHAPE &&
-                 strstr(err.message, "3 heads"), "3 heads do not divide K = 4: %s", err.message);
+                 strstr(err.message, "3 heads"),
+             "3 heads do not divide K = 4: %s", err.message);
 }
 
 static void controls(void) {
     struct lorweb_config soft = {.heads = 1, .softmax = true, .mean = true, .project = true};
     struct lorweb_config tanh_cfg = soft;
     tanh_cfg.softmax = false;
-    struct lw_error err = {0};
-    float bias[3] = {0.1f, 0, 0}, ov[3] = {0}, c[3];
-    bool  set[3] = {false};
+    struct lw_error     err = {0};
+    float               bias[3] = {0.1f, 0, 0}, ov[3] = {0}, c[3];
+    bool                set[3] = {false};
     struct mix_controls ctl = {.strength = 1, .bias = bias, .override = ov, .override_set = set};
 
 #define RUN(cfg, c0, c1, c2, name, w0, w1, w2)                                                     \
     do {                                                                                           \
         c[0] = c0, c[1] = c1, c[2] = c2;                                                           \
-        th_check(mix_controls_apply(&cfg, &ctl, c, 3, &err) == LW_OK, "%s: %s", name, err.message); \
+        th_check(mix_controls_apply(&cfg, &ctl, c, 3, &err) == LW_OK, "%s: %s", name,              \
+                 err.message);                                                                     \
         th_check_close(name, c, (const float[]){w0, w1, w2}, 3, 1e-6, 0);                          \
     } while (0)
 
@@ -151,15 +161,18 @@ static void controls(void) {
     ctl.strength = 0;
     RUN(soft, 0.5f, 0.3f, 0.2f, "strength 0", 0, 0, 0);
     ctl.strength = 0.5f, bias[0] = 0.7f, bias[1] = -0.3f, set[2] = true, ov[2] = 5;
-    RUN(tanh_cfg, 0.5f, -0.9f, 0.2f, "tanh: bias, override, clamp to [-1, 1], strength", 0.5f, -0.5f, 0.5f);
+    RUN(tanh_cfg, 0.5f, -0.9f, 0.2f, "tanh: bias, override, clamp to [-1, 1], strength", 0.5f,
+        -0.5f, 0.5f);
     ctl = (struct mix_controls){.strength = 1};
     RUN(soft, 0.5f, 0.3f, 0.2f, "no arrays: unchanged", 0.5f, 0.3f, 0.2f);
 
     ctl.strength = -1;
-    th_check(mix_controls_apply(&soft, &ctl, c, 3, &err) == LW_ERR_ARGUMENT, "negative strength refused");
+    th_check(mix_controls_apply(&soft, &ctl, c, 3, &err) == LW_ERR_ARGUMENT,
+             "negative strength refused");
     ctl.strength = 1, ctl.bias = bias, bias[1] = NAN;
     th_check(mix_controls_apply(&soft, &ctl, c, 3, &err) == LW_ERR_ARGUMENT &&
-                 strstr(err.message, "element 1"), "NaN bias refused: %s", err.message);
+                 strstr(err.message, "element 1"),
+             "NaN bias refused: %s", err.message);
 
     float c0[3] = {0.6f, 0.4f, 0}, c1[3] = {0, 0.2f, 0.8f}, out[3];
     th_check(mix_blend(c0, c1, 3, 0.25f, out, &err) == LW_OK, "blend");

@@ -177,14 +177,16 @@ static uint8_t *u8_image(int w, int h, int salt) {
         for (int x = 0; x < w; x++)
             for (int c = 0; c < 3; c++)
                 a[((size_t)y * w + x) * 3 + c] =
-                    (uint8_t)((x * 37 + y * 91 + c * 53 + ((x * y + salt) % 17) * 11 + salt * 29) & 255);
+                    (uint8_t)((x * 37 + y * 91 + c * 53 + ((x * y + salt) % 17) * 11 + salt * 29) &
+                              255);
     return a;
 }
 
 static float *f_image(int w, int h) {
     float *a = malloc((size_t)w * h * sizeof *a);
     for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) a[y * w + x] = (float)(sin(0.7 * x + 0.3 * y) * (x + 1) / (y + 2));
+        for (int x = 0; x < w; x++)
+            a[y * w + x] = (float)(sin(0.7 * x + 0.3 * y) * (x + 1) / (y + 2));
     return a;
 }
 
@@ -193,13 +195,16 @@ static uint8_t *big_image(int w, int h) {
     for (int64_t y = 0; y < h; y++)
         for (int64_t x = 0; x < w; x++)
             for (int64_t c = 0; c < 3; c++)
-                a[(y * w + x) * 3 + c] = (uint8_t)((x * x * 7 + y * 13 + c * 101 + (x ^ y) * 3 + (x * y * y) % 251) & 255);
+                a[(y * w + x) * 3 + c] =
+                    (uint8_t)((x * x * 7 + y * 13 + c * 101 + (x ^ y) * 3 + (x * y * y) % 251) &
+                              255);
     return a;
 }
 
 static uint64_t fnv1a(const uint8_t *p, size_t n) {
     uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
     return h;
 }
 
@@ -212,7 +217,8 @@ static unsigned hex_byte(const char *s) {
 static uint8_t *unhex_u8(const char *hex, size_t n) {
     uint8_t *out = malloc(n);
     th_check(strlen(hex) == 2 * n, "table of %zu bytes", n);
-    for (size_t i = 0; i < n; i++) out[i] = (uint8_t)hex_byte(hex + 2 * i);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)hex_byte(hex + 2 * i);
     return out;
 }
 
@@ -221,7 +227,8 @@ static float *unhex_f32(const char *hex, size_t n) {
     th_check(strlen(hex) == 8 * n, "table of %zu floats", n);
     for (size_t i = 0; i < n; i++) {
         uint32_t bits = 0;
-        for (int b = 0; b < 4; b++) bits = bits << 8 | hex_byte(hex + 8 * i + 2 * b);
+        for (int b = 0; b < 4; b++)
+            bits = bits << 8 | hex_byte(hex + 8 * i + 2 * b);
         memcpy(&out[i], &bits, 4);
     }
     return out;
@@ -235,14 +242,17 @@ static void u8_tests(void) {
         uint8_t              *src = u8_image(c->sw, c->sh, 0), *want = unhex_u8(c->hex, n);
         uint8_t              *got = malloc(n);
         memset(got, 0xA5, n);
-        th_check(img_resize_u8(src, c->sw, c->sh, (size_t)c->sw * 3, 3, got, c->dw, c->dh, c->filter, &err) == LW_OK,
+        th_check(img_resize_u8(src, c->sw, c->sh, (size_t)c->sw * 3, 3, got, c->dw, c->dh,
+                               c->filter, &err) == LW_OK,
                  "resize_u8 case %zu: %s", i, err.message);
         size_t bad = 0, first = n;
         for (size_t j = 0; j < n; j++)
             if (got[j] != want[j] && bad++ == 0) first = j;
-        th_check(bad == 0, "8-bit %s %d×%d → %d×%d: %zu of %zu bytes differ from Pillow (first at %zu: %d, want %d)",
-                 c->filter == IMG_LANCZOS ? "LANCZOS" : "BICUBIC", c->sw, c->sh, c->dw, c->dh, bad, n, first,
-                 first < n ? got[first] : 0, first < n ? want[first] : 0);
+        th_check(bad == 0,
+                 "8-bit %s %d×%d → %d×%d: %zu of %zu bytes differ from Pillow (first at %zu: %d, "
+                 "want %d)",
+                 c->filter == IMG_LANCZOS ? "LANCZOS" : "BICUBIC", c->sw, c->sh, c->dw, c->dh, bad,
+                 n, first, first < n ? got[first] : 0, first < n ? want[first] : 0);
         free(src), free(want), free(got);
     }
     for (size_t i = 0; i < sizeof hash_cases / sizeof hash_cases[0]; i++) {
@@ -259,13 +269,16 @@ static void u8_tests(void) {
     uint8_t *src = u8_image(13, 7, 0), *wide = malloc(7 * 60), *want = malloc(5 * 11 * 3);
     uint8_t *got = malloc(13 * 7 * 3);
     memset(wide, 0, 7 * 60);
-    for (int y = 0; y < 7; y++) memcpy(wide + y * 60, src + y * 39, 39);
+    for (int y = 0; y < 7; y++)
+        memcpy(wide + y * 60, src + y * 39, 39);
     img_resize_u8(src, 13, 7, 39, 3, want, 5, 11, IMG_BICUBIC, &err);
     uint8_t *grey = malloc(13 * 7), *grey_out = malloc(5 * 11);
-    for (int p = 0; p < 13 * 7; p++) grey[p] = src[p * 3 + 1];
+    for (int p = 0; p < 13 * 7; p++)
+        grey[p] = src[p * 3 + 1];
     img_resize_u8(grey, 13, 7, 13, 1, grey_out, 5, 11, IMG_BICUBIC, &err);
     bool ok = true;
-    for (int p = 0; p < 5 * 11; p++) ok = ok && grey_out[p] == want[p * 3 + 1];
+    for (int p = 0; p < 5 * 11; p++)
+        ok = ok && grey_out[p] == want[p * 3 + 1];
     th_check(ok, "one channel gives the same bytes as that channel of RGB");
     img_resize_u8(wide, 13, 7, 60, 3, got, 5, 11, IMG_BICUBIC, &err);
     th_check(!memcmp(got, want, 5 * 11 * 3), "a padded source stride");
@@ -282,7 +295,8 @@ static void float_tests(void) {
         float               *src = f_image(c->sw, c->sh), *want = unhex_f32(c->hex, n);
         float               *got = malloc(n * sizeof *got);
         th_poison(got, n);
-        th_check(img_resize(src, c->sw, c->sh, (size_t)c->sw, 1, got, c->dw, c->dh, c->filter, &err) == LW_OK,
+        th_check(img_resize(src, c->sw, c->sh, (size_t)c->sw, 1, got, c->dw, c->dh, c->filter,
+                            &err) == LW_OK,
                  "resize case %zu", i);
         char what[64];
         snprintf(what, sizeof what, "float %d×%d → %d×%d", c->sw, c->sh, c->dw, c->dh);
@@ -306,7 +320,8 @@ static void clip_tests(void) {
         th_check_close(what, got, want, n, 0, 0);
         /* The same image with an alpha channel: alpha is ignored. */
         uint8_t *rgba = malloc((size_t)c->w * c->h * 4);
-        for (int p = 0; p < c->w * c->h; p++) memcpy(rgba + 4 * p, rgb + 3 * p, 3), rgba[4 * p + 3] = (uint8_t)p;
+        for (int p = 0; p < c->w * c->h; p++)
+            memcpy(rgba + 4 * p, rgb + 3 * p, 3), rgba[4 * p + 3] = (uint8_t)p;
         th_poison(got, n);
         img_clip_pixels(rgba, c->w, c->h, (size_t)c->w * 4, 4, c->size, got, &err);
         th_check_close("CLIP from RGBA", got, want, n, 0, 0);
@@ -320,36 +335,44 @@ static void clip_tests(void) {
 static void taps_and_errors(void) {
     struct lw_error  err = {0};
     struct img_taps *t = NULL;
-    const int        sizes[][2] = {{13, 5}, {5, 13}, {4000, 512}, {512, 4000}, {7, 7}, {1, 3}, {3, 1}};
+    const int sizes[][2] = {{13, 5}, {5, 13}, {4000, 512}, {512, 4000}, {7, 7}, {1, 3}, {3, 1}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
         for (int f = 0; f < 2; f++) {
-            th_check(img_taps_create(sizes[s][0], sizes[s][1], (enum img_filter)f, &t, &err) == LW_OK, "taps");
+            th_check(img_taps_create(sizes[s][0], sizes[s][1], (enum img_filter)f, &t, &err) ==
+                         LW_OK,
+                     "taps");
             bool ok = true;
             for (int i = 0; i < sizes[s][1]; i++) {
                 const double *w;
                 int           first, n = img_taps_get(t, i, &first, &w);
                 double        sum = 0;
-                for (int k = 0; k < n; k++) sum += w[k];
-                ok = ok && n >= 1 && first >= 0 && first + n <= sizes[s][0] && fabs(sum - 1) < 1e-12;
+                for (int k = 0; k < n; k++)
+                    sum += w[k];
+                ok =
+                    ok && n >= 1 && first >= 0 && first + n <= sizes[s][0] && fabs(sum - 1) < 1e-12;
             }
-            th_check(ok, "taps %d → %d (filter %d): inside the image, weights sum to 1", sizes[s][0],
-                     sizes[s][1], f);
+            th_check(ok, "taps %d → %d (filter %d): inside the image, weights sum to 1",
+                     sizes[s][0], sizes[s][1], f);
             img_taps_destroy(t);
         }
     img_taps_destroy(NULL);
     float   f[4];
     uint8_t b[4];
     th_check(img_resize(f, 0, 2, 0, 1, f, 2, 2, IMG_BICUBIC, &err) == LW_ERR_ARGUMENT &&
-                 strstr(err.message, "0×2"), "width 0 refused: %s", err.message);
-    th_check(img_resize_u8(b, 2, 2, 2, 5, b, 2, 2, IMG_BICUBIC, &err) == LW_ERR_ARGUMENT, "5 channels refused");
-    th_check(img_taps_create(3, 3, (enum img_filter)7, &t, &err) == LW_ERR_ARGUMENT && !t, "unknown filter");
+                 strstr(err.message, "0×2"),
+             "width 0 refused: %s", err.message);
+    th_check(img_resize_u8(b, 2, 2, 2, 5, b, 2, 2, IMG_BICUBIC, &err) == LW_ERR_ARGUMENT,
+             "5 channels refused");
+    th_check(img_taps_create(3, 3, (enum img_filter)7, &t, &err) == LW_ERR_ARGUMENT && !t,
+             "unknown filter");
 
     const float px[8] = {0, 1, 0.5f, 0.25f, -0.2f, 1.7f, 0.998f, NAN};
     uint8_t     rgb[6];
     img_to_rgb8(px, 2, 1, 8, 4, rgb);
     const uint8_t want[6] = {0, 255, 128, 0, 255, 254};
-    th_check(!memcmp(rgb, want, 6), "to RGB8: rounding, clamping, alpha dropped (%d %d %d %d %d %d)", rgb[0],
-             rgb[1], rgb[2], rgb[3], rgb[4], rgb[5]);
+    th_check(!memcmp(rgb, want, 6),
+             "to RGB8: rounding, clamping, alpha dropped (%d %d %d %d %d %d)", rgb[0], rgb[1],
+             rgb[2], rgb[3], rgb[4], rgb[5]);
 }
 
 int main(void) {
