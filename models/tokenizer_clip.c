@@ -229,7 +229,7 @@ static uint32_t *clean(const char *text, size_t *count) {
 }
 
 /* BPE of one pre-token (code points) appended to ids. */
-static enum lw_status bpe(struct tok_clip *tok, const uint32_t *cps, size_t n, int32_t *ids, int max,
+static enum lw_status bpe(const struct tok_clip *tok, const uint32_t *cps, size_t n, int32_t *ids, int max,
                           int *count, struct lw_error *err) {
     /* symbols: byte-encoded strings, the last one with "</w>" */
     char   utf8[4 * 64 + 8];
@@ -289,7 +289,7 @@ static enum lw_status bpe(struct tok_clip *tok, const uint32_t *cps, size_t n, i
     return LW_OK;
 }
 
-enum lw_status tok_clip_encode(struct tok_clip *tok, const char *text, int32_t *ids, int max, int *count,
+enum lw_status tok_clip_encode(const struct tok_clip *tok, const char *text, int32_t *ids, int max, int *count,
                                struct lw_error *err) {
     if (max < 2) return lw_error_set(err, LW_ERR_ARGUMENT, "CLIP tokenizer: room for %d ids", max);
     size_t    n;
@@ -413,3 +413,4 @@ void tok_clip_destroy(struct tok_clip *tok) {
     table_free(&tok->merges);
     free(tok);
 }
+int32_t tok_clip_vocab_size(const struct tok_clip *tok) { (void)tok; return 49408; }
