@@ -139,6 +139,12 @@ bool tok_map_put(struct tok_map *m, const char *key, size_t len, int32_t value, 
     return true;
 }
 
+bool tok_map_set(struct tok_map *m, const char *key, size_t len, int32_t value) {
+    if (!tok_map_put(m, key, len, value, NULL)) return false;
+    find(m, key, len)->value = value;
+    return true;
+}
+
 int32_t tok_map_get(const struct tok_map *m, const char *key, size_t len) {
     if (!m->slots) return -1;
     const struct tok_map_slot *slot = find(m, key, len);

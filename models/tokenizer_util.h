@@ -47,6 +47,8 @@ bool tok_map_init(struct tok_map *m, size_t expected);
 /* Inserts key → value unless the key is present; *existing (if not NULL) gets the value already
  * stored or -1. Returns false only when out of memory. */
 bool tok_map_put(struct tok_map *m, const char *key, size_t len, int32_t value, int32_t *existing);
+/* Inserts or overwrites key → value. Returns false only when out of memory. */
+bool    tok_map_set(struct tok_map *m, const char *key, size_t len, int32_t value);
 int32_t tok_map_get(const struct tok_map *m, const char *key, size_t len); /* -1 when absent */
 /* The same with `h` = the key's hash from tok_hash_start/tok_hash_step. */
 int32_t tok_map_get_hashed(const struct tok_map *m, const char *key, size_t len, uint64_t h);
