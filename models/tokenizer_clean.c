@@ -7,9 +7,8 @@
  * as Windows-1252, Latin ligatures, full-width and half-width forms, curly quotes and U+02BC, line
  * breaks, terminal escapes, control characters removed, NFC. html.unescape is Python's (numeric
  * references with its replacements for invalid ones, names with or without ';', the longest legacy
- * prefix). lower() is Python's full lower case (İ → i̇, final sigma). What it is not: ftfy's
- * mojibake repair (fix_encoding) is not replicated, and named entities are the HTML 4 set plus
- * &apos; (Python knows all 2,231 of HTML 5; the rest stay as typed). */
+ * prefix), both with the HTML 5 names. lower() is Python's full lower case (İ → i̇, final sigma).
+ * What it is not: ftfy's mojibake repair (fix_encoding) is not replicated. */
 #include "tokenizer_clean.h"
 
 #include <stdlib.h>
@@ -272,7 +271,7 @@ static void ftfy_unescape(struct cps *v) {
             put(&out, v->d[i++]);
             continue;
         }
-        uint32_t decoded = UINT32_MAX;
+        uint32_t decoded[2] = {UINT32_MAX, 0};
         bool     found = false;
         if (k == 1) {
             char name[32], lower[32];
@@ -285,21 +284,21 @@ static void ftfy_unescape(struct cps *v) {
             bool                     upper = true; /* name == lower.upper() */
             for (size_t j = 0; name[j]; j++)
                 upper = upper && !(name[j] >= 'a' && name[j] <= 'z');
-            if (e)
-                decoded = e->cp, found = true;
-            else if (l && l->upper && upper)
-                decoded = l->upper, found = true;
+            if (e) decoded[0] = e->value[0], decoded[1] = e->value[1], found = true;
+            else if (l && l->upper[0] && upper)
+                decoded[0] = l->upper[0], decoded[1] = l->upper[1], found = true;
         } else {
             uint64_t num;
             bool     hex = s[2] == 'x' || s[2] == 'X';
             size_t   digits = parse_number(s + 2 + hex, end - 2 - hex, hex ? 16 : 10, &num);
-            if (digits && 2 + hex + digits == end) decoded = charref(num), found = true;
+            if (digits && 2 + hex + digits == end) decoded[0] = charref(num), found = true;
         }
         if (!found) {
             put(&out, v->d[i++]);
             continue;
         }
-        if (decoded != UINT32_MAX) put(&out, decoded);
+        if (decoded[0] != UINT32_MAX) put(&out, decoded[0]);
+        if (decoded[1]) put(&out, decoded[1]);
         i += end + 1;
     }
     take(v, &out);
@@ -340,7 +339,8 @@ static void py_unescape(struct cps *v) {
         bool                     semi = 1 + len < n && s[1 + len] == ';';
         const struct uni_entity *e = len ? entity_find(name) : NULL;
         if (e && (semi || e->legacy)) {
-            put(&out, e->cp);
+            put(&out, e->value[0]);
+            if (e->value[1]) put(&out, e->value[1]);
             i += 1 + len + semi;
             continue;
         }
@@ -354,7 +354,8 @@ static void py_unescape(struct cps *v) {
             if (e && e->legacy) break;
         }
         if (x >= 2) {
-            put(&out, e->cp);
+            put(&out, e->value[0]);
+            if (e->value[1]) put(&out, e->value[1]);
             i += 1 + x;
             continue;
         }

@@ -21,10 +21,10 @@ struct uni_pair16 {
     uint16_t a, b; /* up to two code points, 0 = none */
 };
 struct uni_entity {
-    const char *name;   /* without '&' and ';' */
-    uint32_t    cp;     /* its character */
-    bool        legacy; /* html.unescape also decodes it without the ';' */
-    uint32_t    upper;  /* ftfy decodes the upper-cased name to this (0: it does not) */
+    const char *name;     /* without '&' and ';' */
+    uint32_t    value[2]; /* its one or two characters (0: none) */
+    uint32_t    upper[2]; /* what ftfy decodes the upper-cased name to (0: it does not) */
+    bool        legacy;   /* html.unescape also decodes it without the ';' */
 };
 
 extern const struct uni_range uni_letters[], uni_numbers[], uni_spaces[], uni_case_ignorable[],
