@@ -11,10 +11,11 @@ if ! grep -qs "clang++" build-fuzz/meson-info/intro-targets.json; then
     CC=clang CXX=clang++ meson setup build-fuzz -Dfuzzers=true -Dplugin=disabled -Db_lundef=false \
         >/dev/null || { echo "fuzz build: FAILED (meson setup)"; exit 1; }
 fi
-ninja -C build-fuzz tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_lorweb_config tests/fuzz/fuzz_image \
+targets="safetensors:safetensors lorweb_config:yaml image:image tokenizer_clip:tok_clip tokenizer_t5:tok_t5"
+ninja -C build-fuzz $(for t in $targets; do printf 'tests/fuzz/fuzz_%s ' "${t%%:*}"; done) \
     >build-fuzz-ninja.log 2>&1 || { echo "fuzz build: FAILED"; tail -20 build-fuzz-ninja.log; exit 1; }
 corpus=build-fuzz/corpus
-mkdir -p "$corpus"/{safetensors,yaml,image}
+for t in $targets; do mkdir -p "$corpus/${t##*:}"; done
 fixtures=../shared/fixtures
 if [ -d "$fixtures" ]; then
     for f in flux_in lorweb_in sched t5_in clip_text_in; do cp -f "$fixtures/$f.safetensors" "$corpus/safetensors/" 2>/dev/null; done
@@ -27,10 +28,11 @@ printf '\xff\xd8\xff\xe0' >"$corpus/image/magic.jpg"
 [ -f data/sample/b.png ] && command -v convert >/dev/null && convert data/sample/b.png -quality 80 "$corpus/image/b.jpg"
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
 failed=0
-for t in safetensors:safetensors lorweb_config:yaml image:image; do
+for t in $targets; do
     name=${t%%:*} dir=${t##*:}
     log=build-fuzz/fuzz_$name.log
-    if build-fuzz/tests/fuzz/fuzz_$name -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
+    # the tokenizer targets write their own seeds (tiny models made by tests/tok_samples.c) there
+    if LORWEB_FUZZ_SEEDS="$corpus/$dir" build-fuzz/tests/fuzz/fuzz_$name -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 \
         -artifact_prefix=build-fuzz/crash- "$corpus/$dir" >"$log" 2>&1; then
         echo "fuzz_$name: $(grep -o 'Done [0-9]* runs' "$log" | tail -1) in ${seconds}s, no crash"
     else
