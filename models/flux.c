@@ -235,9 +235,9 @@ static enum lw_status residency_plan(struct flux_model *m, const struct flux_loa
             const double mib = 1048576.0;
             if (fixed + reserve + 2 * largest > limit)
                 return lw_error_set(err, LW_ERR_DEVICE_MEMORY,
-                                    "%s: the transformer needs %.0f MiB of device memory even with "
-                                    "its blocks streamed (%.0f MiB resident, 2 × %.0f MiB slots, "
-                                    "%.0f MiB for activations); %.0f MiB available", m->path,
+                                    "%s: the transformer needs %.1f MiB of device memory even with "
+                                    "its blocks streamed (%.1f MiB resident, 2 × %.1f MiB slots, "
+                                    "%.1f MiB for activations); %.1f MiB available", m->path,
                                     (fixed + reserve + 2 * largest) / mib, fixed / mib, largest / mib,
                                     reserve / mib, limit / mib);
             uint64_t avail = limit - fixed - reserve - 2 * largest, used = 0;
@@ -364,6 +364,15 @@ enum lw_status flux_load_with(struct cmp_device *device, const char *path,
             goto done;
         }
     }
+    /* one weights buffer of the planned size rather than 256 MiB blocks (small models) */
+    uint64_t planned = fixed + 65536;
+    for (int g = 0; g < m->resident_blocks; g++) planned += block_bytes[g];
+    cmp_arena_destroy(m->res.weights);
+    m->res.weights = NULL;
+    if ((status = cmp_arena_create(device, CMP_MEMORY_DEVICE, planned < (256ull << 20) ? planned : 0,
+                                   &m->res.weights, err)) != LW_OK)
+        goto done;
+    ld.arena = m->res.weights;
     for (int i = 0; i < 3; i++) flux_linear_stage(&ld, globals[i]);
     for (int g = 0; g < m->blocks; g++) block_load(m, &ld, g);
     if ((status = ld.status) != LW_OK) goto done;

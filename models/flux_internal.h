@@ -74,6 +74,7 @@ struct flux_model {
     struct cmp_view     block_host[2 * FLUX_MAX_BLOCKS];
     int                 block_slot[2 * FLUX_MAX_BLOCKS];
     struct flux_memory  memory;
+    uint64_t            activation_block; /* block size res.activations was made with */
     struct flux_lora   *loras;
     int                 lora_count;
 };

@@ -186,12 +186,14 @@ enum lw_status flux_lorweb_attach(struct flux_model *m, const char *path, struct
     struct wt_file *f = NULL;
     enum lw_status  status = wt_open(path, &f, err);
     if (status != LW_OK) return status;
-    size_t modules = 0;
+    size_t   modules = 0;
+    uint64_t bytes = 65536; /* an upper bound of the basis on the device: one arena block */
     for (size_t i = 0; i < wt_count(f); i++) {
         const char *name = wt_at(f, i)->name;
         size_t      len = strlen(name);
         if (len > 7 && strcmp(name + len - 7, ".lora_A") == 0) modules++;
         else if (len > 14 && strcmp(name + len - 14, ".lora_A.weight") == 0) modules++;
+        if (strstr(name, ".lora_A") || strstr(name, ".lora_B")) bytes += 4 * wt_elements(wt_at(f, i)) + 1024;
     }
     if (modules == 0) {
         wt_close(f);
@@ -199,7 +201,9 @@ enum lw_status flux_lorweb_attach(struct flux_model *m, const char *path, struct
     }
     m->loras = calloc(modules, sizeof *m->loras);
     if (!m->loras) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    if (status == LW_OK) status = cmp_arena_create(m->device, CMP_MEMORY_DEVICE, 0, &m->lora_arena, err);
+    if (status == LW_OK)
+        status = cmp_arena_create(m->device, CMP_MEMORY_DEVICE, bytes < (256ull << 20) ? bytes : 0,
+                                  &m->lora_arena, err);
     for (size_t i = 0; i < wt_count(f) && status == LW_OK; i++) {
         char        module[200];
         const char *name = wt_at(f, i)->name, *end = strstr(name, ".lora_A");

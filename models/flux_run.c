@@ -81,6 +81,30 @@ uint64_t flux_activation_bytes(const struct flux_config *c, int64_t t, int64_t n
     return total;
 }
 
+/* Bytes of the conditioning pass's buffers (conditioning_record's list). */
+static uint64_t conditioning_bytes(const struct flux_model *m, int64_t s) {
+    const struct flux_config *c = &m->cfg;
+    int64_t                   d = c->hidden, rank = lora_rank_max(m);
+    int64_t sizes[] = {s * 256, 256, c->vec_in, s * d, s * d, s * d, d, d, s * m->mod_cols, s * rank};
+    uint64_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i]) total += align256((uint64_t)sizes[i] * 4);
+    return total;
+}
+
+/* Makes the activations arena one block of what this run needs (up to 256 MiB blocks), so a small
+ * model does not hold a 256 MiB block and a run of the same shape reuses the last one's. */
+static enum lw_status activations_fit(struct flux_model *m, uint64_t need, struct lw_error *err) {
+    uint64_t block = need < (256ull << 20) ? need : (256ull << 20);
+    if (block <= m->activation_block && block * 2 > m->activation_block) return LW_OK;
+    cmp_arena_destroy(m->res.activations);
+    m->res.activations = NULL;
+    m->activation_block = 0;
+    enum lw_status status = cmp_arena_create(m->device, CMP_MEMORY_DEVICE, block, &m->res.activations, err);
+    if (status == LW_OK) m->activation_block = block;
+    return status;
+}
+
 static enum lw_status alloc2d(struct flux_model *m, int64_t rows, int64_t cols, struct op_tensor *t,
                               struct lw_error *err) {
     struct cmp_view v;
@@ -390,7 +414,8 @@ static enum lw_status conditioning(struct flux_model *m, const struct flux_input
     float            *host = NULL;
     cmp_cmd_reset(m->res.cmd);
     cmp_arena_reset(m->res.activations);
-    enum lw_status status = cmp_arena_create(m->device, CMP_MEMORY_DEVICE, STAGE_BYTES, &arena, err);
+    uint64_t       block = m->memory.conditioning + 65536 < STAGE_BYTES ? m->memory.conditioning + 65536 : STAGE_BYTES;
+    enum lw_status status = cmp_arena_create(m->device, CMP_MEMORY_DEVICE, block, &arena, err);
     if (status == LW_OK) status = conditioning_record(m, &r, arena, in, times, s, &mod_all, err);
     cmp_cmd_reset(m->res.cmd);
     /* the staged weights are gone with the arena */
@@ -462,7 +487,10 @@ static enum lw_status evaluate(struct flux_model *m, const struct flux_inputs *i
                             "tokens, %d steps)", (long long)in->t_tokens, (long long)n, (long long)cn, steps);
     struct flux_run r;
     float          *mods = NULL;
-    enum lw_status  status = conditioning(m, in, times, next, steps, &mods, err);
+    uint64_t        need = flux_activation_bytes(c, in->t_tokens, n, cn, lora_rank_max(m));
+    if (conditioning_bytes(m, steps) > need) need = conditioning_bytes(m, steps);
+    enum lw_status status = activations_fit(m, need, err);
+    if (status == LW_OK) status = conditioning(m, in, times, next, steps, &mods, err);
     if (status == LW_OK) status = forward_begin(m, &r, in, err);
     if (status == LW_OK)
         status = cmp_view_upload(r.tokens.view, x, (uint64_t)(r.n * c->in_channels) * 4, err);
