@@ -57,10 +57,13 @@ static uint64_t linear_check(struct ld_loader *ld, const struct flux_linear *l) 
     return w ? align256(device_bytes(w)) : 0;
 }
 
-void flux_linear_stage(struct ld_loader *ld, struct flux_linear *l) {
-    char n[96];
+void flux_linear_stage(struct ld_loader *ld, struct cmp_arena *matrices, struct flux_linear *l) {
+    char              n[96];
+    struct cmp_arena *vectors = ld->arena;
     snprintf(n, sizeof n, "%s.weight", l->name);
+    if (matrices) ld->arena = matrices;
     l->w = ld_weight(ld, n, 2, (int64_t[]){l->out, l->in});
+    ld->arena = vectors;
     snprintf(n, sizeof n, "%s.bias", l->name);
     l->b = ld_vector(ld, n, l->out);
 }
@@ -285,7 +288,7 @@ static void block_load(struct flux_model *m, struct ld_loader *ld, int g) {
     int                 count = block_matrices(m, g, ls);
     uint64_t            offset = 0;
     for (int i = 0; i < count; i++) {
-        if (g < m->resident_blocks) flux_linear_stage(ld, ls[i]);
+        if (g < m->resident_blocks) flux_linear_stage(ld, m->matrices, ls[i]);
         else linear_stream(m, ld, g, ls[i], &offset);
     }
     int64_t hd = m->cfg.head_dim, d = m->cfg.hidden;
@@ -337,15 +340,17 @@ enum lw_status flux_load_with(struct cmp_device *device, const char *path,
     int                 count = flux_conditioning_linears(m, ls, (int)(sizeof ls / sizeof ls[0]));
     for (int i = 0; i < count; i++) m->memory.conditioning += linear_check(&ld, ls[i]);
     struct flux_linear *globals[] = {&m->img_in, &m->txt_in, &m->final_linear};
-    for (int i = 0; i < 3; i++) fixed += linear_check(&ld, globals[i]) + align256((uint64_t)globals[i]->out * 4);
+    uint64_t vectors = 0; /* biases and norm scales (f32), never streamed */
+    for (int i = 0; i < 3; i++) fixed += linear_check(&ld, globals[i]), vectors += align256((uint64_t)globals[i]->out * 4);
     for (int g = 0; g < m->blocks; g++) {
         int n = block_matrices(m, g, ls);
         for (int i = 0; i < n; i++) {
             block_bytes[g] += linear_check(&ld, ls[i]);
-            fixed += align256((uint64_t)ls[i]->out * 4); /* biases */
+            vectors += align256((uint64_t)ls[i]->out * 4);
         }
-        fixed += vec;
+        vectors += vec;
     }
+    fixed += vectors;
     uint64_t slot_bytes = 0;
     if ((status = ld.status) != LW_OK ||
         (status = residency_plan(m, options, block_bytes, fixed, &slot_bytes, err)) != LW_OK)
@@ -364,19 +369,19 @@ enum lw_status flux_load_with(struct cmp_device *device, const char *path,
             goto done;
         }
     }
-    /* one weights buffer of the planned size rather than 256 MiB blocks (small models) */
-    uint64_t planned = fixed + 65536;
-    for (int g = 0; g < m->resident_blocks; g++) planned += block_bytes[g];
-    cmp_arena_destroy(m->res.weights);
+    /* An arena's blocks would leave the tail of a block unused whenever the next matrix does not fit
+     * (up to a third of the weights at FLUX's sizes): matrices get buffers of their own. */
+    if ((status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 4096, &m->matrices, err)) != LW_OK) goto done;
+    cmp_arena_destroy(m->res.weights); /* empty: remade at the size of the vectors */
     m->res.weights = NULL;
-    if ((status = cmp_arena_create(device, CMP_MEMORY_DEVICE, planned < (256ull << 20) ? planned : 0,
+    if ((status = cmp_arena_create(device, CMP_MEMORY_DEVICE, vectors < (255ull << 20) ? vectors + 65536 : 0,
                                    &m->res.weights, err)) != LW_OK)
         goto done;
     ld.arena = m->res.weights;
-    for (int i = 0; i < 3; i++) flux_linear_stage(&ld, globals[i]);
+    for (int i = 0; i < 3; i++) flux_linear_stage(&ld, m->matrices, globals[i]);
     for (int g = 0; g < m->blocks; g++) block_load(m, &ld, g);
     if ((status = ld.status) != LW_OK) goto done;
-    m->memory.resident = cmp_arena_used_bytes(m->res.weights);
+    m->memory.resident = cmp_arena_used_bytes(m->res.weights) + cmp_arena_used_bytes(m->matrices);
     m->memory.streamed = m->host_arena ? cmp_arena_used_bytes(m->host_arena) : 0;
     m->memory.slots = m->slot_arena ? cmp_arena_used_bytes(m->slot_arena) : 0;
     m->memory.blocks = m->blocks;
@@ -395,6 +400,7 @@ void flux_destroy(struct flux_model *m) {
     flux_lora_detach(m);
     cmp_arena_destroy(m->slot_arena);
     cmp_arena_destroy(m->host_arena);
+    cmp_arena_destroy(m->matrices);
     ld_resources_destroy(&m->res);
     wt_close(m->file);
     free(m->path);

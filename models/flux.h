@@ -97,8 +97,8 @@ enum lw_status flux_forward(struct flux_model *model, const struct flux_inputs *
                             float t, float *velocity, struct lw_error *err);
 
 /* Euler flow matching over `sigmas` (steps + 1 values from 1 to 0) from `noise` (N, in) to the clean
- * packed latent (N, in). The step callback (may be NULL) is called after each step and may cancel
- * (LW_ERR_CANCELLED). */
+ * packed latent (N, in). The step callback (may be NULL) is called with step 0 once conditioning and
+ * recording are done, then after each step, and may cancel (LW_ERR_CANCELLED). */
 enum lw_status flux_sample(struct flux_model *model, const struct flux_inputs *in, const float *noise,
                            const float *sigmas, int steps, flux_step_fn on_step, void *user,
                            float *latent, struct lw_error *err);

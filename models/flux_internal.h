@@ -54,7 +54,8 @@ struct flux_single {
 
 struct flux_model {
     struct cmp_device  *device;
-    struct ld_resources res;         /* weights (resident), activations, cmd */
+    struct ld_resources res;         /* weights (resident vectors), activations, cmd */
+    struct cmp_arena   *matrices;    /* resident weight matrices, one exact buffer each */
     struct cmp_arena   *host_arena;  /* streamed block matrices (host-visible) */
     struct cmp_arena   *slot_arena;  /* the two device slots they are copied into */
     struct cmp_arena   *lora_arena;
@@ -81,8 +82,8 @@ struct flux_model {
 
 /* A loader reading this model's file into `arena` (device weights or the stage arena). */
 struct ld_loader flux_loader(struct flux_model *m, struct cmp_arena *arena, struct lw_error *err);
-/* Uploads a conditioning-only Linear's weight and bias with `ld` (shapes were checked at load). */
-void flux_linear_stage(struct ld_loader *ld, struct flux_linear *l);
+/* Uploads a Linear's weight (to `matrices`, or ld's arena when NULL) and bias (to ld's arena). */
+void flux_linear_stage(struct ld_loader *ld, struct cmp_arena *matrices, struct flux_linear *l);
 /* Every conditioning-only Linear, in the order the conditioning pass uses them; returns the count. */
 int flux_conditioning_linears(struct flux_model *m, struct flux_linear **out, int max);
 

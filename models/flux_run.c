@@ -341,7 +341,7 @@ static enum lw_status stage(struct flux_model *m, struct flux_run *r, struct cmp
         cmp_cmd_reset(m->res.cmd);
         cmp_arena_reset(arena);
     }
-    flux_linear_stage(ld, l);
+    flux_linear_stage(ld, NULL, l);
     return ld->status;
 }
 
@@ -495,6 +495,8 @@ static enum lw_status evaluate(struct flux_model *m, const struct flux_inputs *i
     if (status == LW_OK)
         status = cmp_view_upload(r.tokens.view, x, (uint64_t)(r.n * c->in_channels) * 4, err);
     if (status == LW_OK) status = record_forward(m, &r, !velocity, err);
+    if (status == LW_OK && on_step && !on_step(user, 0, steps))
+        status = lw_error_set(err, LW_ERR_CANCELLED, "cancelled before the first step");
     for (int s = 0; s < steps && status == LW_OK; s++) {
         status = cmp_view_upload(r.mod.view, mods + (int64_t)s * m->mod_cols, (uint64_t)m->mod_cols * 4, err);
         if (status == LW_OK) status = cmp_cmd_submit(m->res.cmd, err);
