@@ -1,7 +1,8 @@
 /* FLUX.1 (Kontext) transformer: hyper-parameters, weight checks and where each weight lives.
  *
  * Mirrors the module tree of BFL flux `model.py` / `modules/layers.py` (spec-flux-kontext.md §1.1,
- * §1.10). The forward, conditioning and sampler are in flux_run.c, the LoRWeB basis in
+ * §1.10) and reads it in BFL, ComfyUI (`model.diffusion_model.` prefix) or diffusers naming (§1.11:
+ * split q/k/v and proj_mlp rows assembled into the fused BFL Linears, norm_out's halves swapped). The forward, conditioning and sampler are in flux_run.c, the LoRWeB basis in
  * flux_lorweb.c. Loading is two passes over the file's headers: the first checks every tensor's
  * shape and measures the block matrices, the residency plan (flux_internal.h) decides how many
  * leading blocks stay on the device, the second uploads. Modulation and embedding Linears are only
@@ -22,9 +23,58 @@ static bool comfy_name(const char *name, char *out, size_t size) {
     return true;
 }
 
+/* BFL → diffusers names for the tensors that map one to one (spec §1.11's table); the fused ones
+ * (q/k/v, linear1, the final adaLN) are assembled from parts by linear_parts. */
+static bool diffusers_name(const char *name, char *out, size_t size) {
+    static const char *const globals[][2] = {
+        {"img_in.", "x_embedder."}, {"txt_in.", "context_embedder."},
+        {"time_in.in_layer.", "time_text_embed.timestep_embedder.linear_1."},
+        {"time_in.out_layer.", "time_text_embed.timestep_embedder.linear_2."},
+        {"guidance_in.in_layer.", "time_text_embed.guidance_embedder.linear_1."},
+        {"guidance_in.out_layer.", "time_text_embed.guidance_embedder.linear_2."},
+        {"vector_in.in_layer.", "time_text_embed.text_embedder.linear_1."},
+        {"vector_in.out_layer.", "time_text_embed.text_embedder.linear_2."},
+        {"final_layer.linear.", "proj_out."},
+    };
+    static const char *const doubles[][2] = {
+        {"img_mod.lin.", "norm1.linear."}, {"txt_mod.lin.", "norm1_context.linear."},
+        {"img_attn.proj.", "attn.to_out.0."}, {"txt_attn.proj.", "attn.to_add_out."},
+        {"img_mlp.0.", "ff.net.0.proj."}, {"img_mlp.2.", "ff.net.2."},
+        {"txt_mlp.0.", "ff_context.net.0.proj."}, {"txt_mlp.2.", "ff_context.net.2."},
+        {"img_attn.norm.query_norm.scale", "attn.norm_q.weight"},
+        {"img_attn.norm.key_norm.scale", "attn.norm_k.weight"},
+        {"txt_attn.norm.query_norm.scale", "attn.norm_added_q.weight"},
+        {"txt_attn.norm.key_norm.scale", "attn.norm_added_k.weight"},
+    };
+    static const char *const singles[][2] = {
+        {"modulation.lin.", "norm.linear."}, {"linear2.", "proj_out."},
+        {"norm.query_norm.scale", "attn.norm_q.weight"}, {"norm.key_norm.scale", "attn.norm_k.weight"},
+    };
+    for (size_t i = 0; i < sizeof globals / sizeof globals[0]; i++) {
+        size_t n = strlen(globals[i][0]);
+        if (!strncmp(name, globals[i][0], n)) return snprintf(out, size, "%s%s", globals[i][1], name + n), true;
+    }
+    int block, at = 0;
+    const char *const(*table)[2] = NULL;
+    size_t             count = 0;
+    const char        *prefix = NULL;
+    if (sscanf(name, "double_blocks.%d.%n", &block, &at) == 1 && at > 0)
+        table = doubles, count = sizeof doubles / sizeof doubles[0], prefix = "transformer_blocks";
+    else if (sscanf(name, "single_blocks.%d.%n", &block, &at) == 1 && at > 0)
+        table = singles, count = sizeof singles / sizeof singles[0], prefix = "single_transformer_blocks";
+    for (size_t i = 0; i < count; i++) {
+        size_t n = strlen(table[i][0]);
+        if (!strncmp(name + at, table[i][0], n))
+            return snprintf(out, size, "%s.%d.%s%s", prefix, block, table[i][1], name + at + n), true;
+    }
+    return false;
+}
+
 struct ld_loader flux_loader(struct flux_model *m, struct cmp_arena *arena, struct lw_error *err) {
-    return (struct ld_loader){.device = m->device, .arena = arena, .file = m->file, .path = m->path,
-                              .err = err, .translate = m->comfy ? comfy_name : NULL};
+    return (struct ld_loader){.device = m->device, .arena = arena, .file = m->file, .path = m->path, .err = err,
+                              .translate = m->layout == FLUX_COMFY       ? comfy_name
+                                           : m->layout == FLUX_DIFFUSERS ? diffusers_name
+                                                                         : NULL};
 }
 
 static void linear_init(struct flux_linear *l, int64_t out, int64_t in, const char *fmt, ...)
@@ -37,35 +87,142 @@ static void linear_init(struct flux_linear *l, int64_t out, int64_t in, const ch
     l->out = out, l->in = in;
 }
 
-/* fp8 and integer weights have no kernel path: the loader widens them to f32 (loader.h). */
+/* fp8 and integer weights have no kernel path: they are widened to f32 (as loader.h does). */
 static bool widened(const struct wt_tensor *t) {
     return t->dtype == LW_DTYPE_F8_E4M3 || t->dtype == LW_DTYPE_I32 || t->dtype == LW_DTYPE_I64;
 }
 
-static uint64_t device_bytes(const struct wt_tensor *t) {
-    return widened(t) ? wt_elements(t) * 4 : t->bytes;
+/* Rows [src, src + rows) of file tensor `name` (file_rows rows) are rows [dst, dst + rows) of a
+ * Linear. A BFL or ComfyUI Linear is one part; diffusers splits the fused ones. */
+struct part {
+    char    name[96]; /* without .weight / .bias; translated by the loader */
+    int64_t file_rows, src, rows, dst;
+};
+
+static int linear_parts(const struct flux_model *m, const struct flux_linear *l, struct part *p) {
+    int64_t d = m->cfg.hidden;
+    int     block, at = 0;
+    if (m->layout == FLUX_DIFFUSERS) {
+        const char *const img[] = {"attn.to_q", "attn.to_k", "attn.to_v"};
+        const char *const txt[] = {"attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"};
+        const char *const one[] = {"attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"};
+        const char *const *names = NULL, *prefix = "transformer_blocks";
+        int                count = 3;
+        if (sscanf(l->name, "double_blocks.%d.%n", &block, &at) == 1 && at > 0 && !strcmp(l->name + at, "img_attn.qkv"))
+            names = img;
+        else if (sscanf(l->name, "double_blocks.%d.%n", &block, &at) == 1 && at > 0 &&
+                 !strcmp(l->name + at, "txt_attn.qkv"))
+            names = txt;
+        else if (sscanf(l->name, "single_blocks.%d.%n", &block, &at) == 1 && at > 0 && !strcmp(l->name + at, "linear1"))
+            names = one, count = 4, prefix = "single_transformer_blocks";
+        if (names) {
+            for (int i = 0; i < count; i++) {
+                int64_t rows = i < 3 ? d : l->out - 3 * d;
+                p[i] = (struct part){.file_rows = rows, .src = 0, .rows = rows, .dst = i * d};
+                snprintf(p[i].name, sizeof p[i].name, "%s.%d.%s", prefix, block, names[i]);
+            }
+            return count;
+        }
+        if (!strcmp(l->name, "final_layer.adaLN_modulation.1")) { /* diffusers: scale then shift */
+            p[0] = (struct part){"norm_out.linear", 2 * d, d, d, 0};
+            p[1] = (struct part){"norm_out.linear", 2 * d, 0, d, d};
+            return 2;
+        }
+    }
+    p[0] = (struct part){.file_rows = l->out, .src = 0, .rows = l->out, .dst = 0};
+    snprintf(p[0].name, sizeof p[0].name, "%s", l->name);
+    return 1;
 }
 
-/* Checks a Linear's weight (out, in) and bias (out) in the file; returns the weight's device bytes
- * (0 after an error, which the loader keeps). */
-static uint64_t linear_check(struct ld_loader *ld, const struct flux_linear *l) {
-    char n[96];
-    snprintf(n, sizeof n, "%s.weight", l->name);
-    const struct wt_tensor *w = ld_check(ld, n, 2, (int64_t[]){l->out, l->in});
-    snprintf(n, sizeof n, "%s.bias", l->name);
-    ld_check(ld, n, 1, &l->out);
-    return w ? align256(device_bytes(w)) : 0;
+/* Checks a Linear's parts (weights [file_rows, in] of one dtype, biases [file_rows]); returns the
+ * weight's device bytes and dtype, or 0 after an error (kept in ld). */
+static uint64_t linear_check(struct flux_model *m, struct ld_loader *ld, const struct flux_linear *l,
+                             enum lw_dtype *dtype) {
+    struct part parts[4];
+    int         count = linear_parts(m, l, parts);
+    char        n[112];
+    for (int i = 0; i < count; i++) {
+        snprintf(n, sizeof n, "%.96s.weight", parts[i].name);
+        const struct wt_tensor *w = ld_check(ld, n, 2, (int64_t[]){parts[i].file_rows, l->in});
+        snprintf(n, sizeof n, "%.96s.bias", parts[i].name);
+        ld_check(ld, n, 1, &parts[i].file_rows);
+        if (!w) return 0;
+        enum lw_dtype t = widened(w) ? LW_DTYPE_F32 : w->dtype;
+        if (i && t != *dtype) {
+            ld->status = lw_error_set(ld->err, LW_ERR_DTYPE, "%s: tensor %s is %s, the other parts of %s are %s",
+                                      ld->path, w->name, lw_dtype_info(w->dtype)->name, l->name,
+                                      lw_dtype_info(*dtype)->name);
+            return 0;
+        }
+        *dtype = t;
+    }
+    return lw_dtype_bytes(*dtype, (uint64_t)(l->out * l->in));
 }
 
-void flux_linear_stage(struct ld_loader *ld, struct cmp_arena *matrices, struct flux_linear *l) {
-    char              n[96];
-    struct cmp_arena *vectors = ld->arena;
-    snprintf(n, sizeof n, "%s.weight", l->name);
-    if (matrices) ld->arena = matrices;
-    l->w = ld_weight(ld, n, 2, (int64_t[]){l->out, l->in});
-    ld->arena = vectors;
-    snprintf(n, sizeof n, "%s.bias", l->name);
-    l->b = ld_vector(ld, n, l->out);
+/* Writes a Linear's weight (out, in) into `dst` (device or host-visible) from its parts. */
+static void weight_fill(struct flux_model *m, struct ld_loader *ld, const struct flux_linear *l,
+                        enum lw_dtype dtype, struct cmp_view dst) {
+    struct part parts[4];
+    int         count = linear_parts(m, l, parts);
+    uint64_t    row_bytes = lw_dtype_bytes(dtype, (uint64_t)l->in);
+    char        n[112];
+    for (int i = 0; i < count && ld->status == LW_OK; i++) {
+        snprintf(n, sizeof n, "%.96s.weight", parts[i].name);
+        const struct wt_tensor *t = ld_find(ld, n);
+        struct cmp_view         at = cmp_view_slice(dst, (uint64_t)parts[i].dst * row_bytes, (uint64_t)parts[i].rows * row_bytes);
+        if (!widened(t)) {
+            ld->status = cmp_view_upload(at, (const char *)t->data + (uint64_t)parts[i].src * row_bytes, at.bytes, ld->err);
+            continue;
+        }
+        float *f = malloc(wt_elements(t) * sizeof *f);
+        if (!f) ld->status = lw_error_set(ld->err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %s", ld->path, n);
+        else if ((ld->status = wt_read_f32(t, f, wt_elements(t), ld->err)) == LW_OK)
+            ld->status = cmp_view_upload(at, f + parts[i].src * l->in, at.bytes, ld->err);
+        free(f);
+    }
+}
+
+/* The bias (out) as f32 in ld's arena, assembled from its parts. */
+static struct op_tensor bias_load(struct flux_model *m, struct ld_loader *ld, const struct flux_linear *l) {
+    struct part      parts[4];
+    int              count = linear_parts(m, l, parts);
+    struct op_tensor out = {0};
+    struct cmp_view  v;
+    float           *b = malloc((size_t)(2 * l->out) * sizeof *b), *part; /* a part has ≤ out rows */
+    char             n[112];
+    if (ld->status != LW_OK) goto done;
+    if (!b) {
+        ld->status = lw_error_set(ld->err, LW_ERR_HOST_MEMORY, "%s: out of host memory", ld->path);
+        goto done;
+    }
+    part = b + l->out;
+    for (int i = 0; i < count && ld->status == LW_OK; i++) {
+        snprintf(n, sizeof n, "%.96s.bias", parts[i].name);
+        float *dst = count == 1 ? b : part; /* fused parts: the file tensor first, then its rows */
+        if ((ld->status = wt_read_f32(ld_find(ld, n), dst, (uint64_t)parts[i].file_rows, ld->err)) == LW_OK && count > 1)
+            memcpy(b + parts[i].dst, part + parts[i].src, (size_t)parts[i].rows * sizeof *b);
+    }
+    if (ld->status == LW_OK && (ld->status = cmp_arena_alloc(ld->arena, (uint64_t)l->out * 4, &v, ld->err)) == LW_OK &&
+        (ld->status = cmp_view_upload(v, b, (uint64_t)l->out * 4, ld->err)) == LW_OK)
+        out = op_tensor_2d(v, LW_DTYPE_F32, l->out, 1);
+done:
+    free(b);
+    return out;
+}
+
+void flux_linear_stage(struct flux_model *m, struct ld_loader *ld, struct cmp_arena *matrices,
+                       struct flux_linear *l) {
+    enum lw_dtype   dtype = LW_DTYPE_F32;
+    uint64_t        bytes = linear_check(m, ld, l, &dtype);
+    struct cmp_view v;
+    if (ld->status != LW_OK) return;
+    if ((ld->status = cmp_arena_alloc(matrices ? matrices : ld->arena, bytes, &v, ld->err)) != LW_OK) {
+        lw_error_prefix(ld->err, "%s: uploading %s: ", ld->path, l->name);
+        return;
+    }
+    weight_fill(m, ld, l, dtype, v);
+    if (ld->status == LW_OK) l->w = op_tensor_2d(v, dtype, l->out, l->in);
+    l->b = bias_load(m, ld, l);
 }
 
 /* Rows [row0, row0 + rows) of a Linear (the q/k/v and MLP parts of a single block's linear1). */
@@ -119,8 +276,8 @@ static enum lw_status config_read(struct ld_loader *ld, struct flux_config *c, s
     if (!q) q = ld_find(ld, "single_blocks.0.norm.query_norm.scale");
     if (!img_in || img_in->ndim != 2 || !txt_in || txt_in->ndim != 2 || !vec_in || vec_in->ndim != 2)
         return lw_error_set(err, LW_ERR_MISSING,
-                            "%s: not a FLUX transformer in BFL naming (img_in, txt_in or vector_in "
-                            "missing)", ld->path);
+                            "%s: not a FLUX transformer in BFL, ComfyUI or diffusers naming "
+                            "(img_in / x_embedder, txt_in or vector_in missing)", ld->path);
     c->hidden = ld_meta_int(ld, "flux.hidden_size", img_in->shape[0]);
     int64_t head_dim = q && q->ndim == 1 ? q->shape[0] : 128;
     c->heads = ld_meta_int(ld, "flux.num_heads", head_dim > 0 ? c->hidden / head_dim : 0);
@@ -133,11 +290,11 @@ static enum lw_status config_read(struct ld_loader *ld, struct flux_config *c, s
     int64_t depth = 0, single = 0;
     char    name[128];
     for (; depth < FLUX_MAX_BLOCKS; depth++) {
-        snprintf(name, sizeof name, "double_blocks.%lld.img_attn.qkv.weight", (long long)depth);
+        snprintf(name, sizeof name, "double_blocks.%lld.img_mlp.0.weight", (long long)depth); /* 1:1 in every naming */
         if (!ld_find(ld, name)) break;
     }
     for (; single < FLUX_MAX_BLOCKS; single++) {
-        snprintf(name, sizeof name, "single_blocks.%lld.linear1.weight", (long long)single);
+        snprintf(name, sizeof name, "single_blocks.%lld.linear2.weight", (long long)single);
         if (!ld_find(ld, name)) break;
     }
     c->depth = ld_meta_int(ld, "flux.depth", depth);
@@ -260,27 +417,14 @@ static enum lw_status residency_plan(struct flux_model *m, const struct flux_loa
  * weight tensor at the same offset of the block's device slot. The bias stays resident. */
 static void linear_stream(struct flux_model *m, struct ld_loader *ld, int g, struct flux_linear *l,
                           uint64_t *offset) {
-    char n[96];
-    snprintf(n, sizeof n, "%s.weight", l->name);
-    const struct wt_tensor *t = ld_check(ld, n, 2, (int64_t[]){l->out, l->in});
-    if (!t) return;
-    uint64_t        bytes = device_bytes(t);
-    enum lw_dtype   dtype = widened(t) ? LW_DTYPE_F32 : t->dtype;
-    struct cmp_view host = cmp_view_slice(m->block_host[g], *offset, bytes);
-    if (widened(t)) {
-        float *f = malloc(bytes);
-        if (!f) ld->status = lw_error_set(ld->err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %s", ld->path, n);
-        else if ((ld->status = wt_read_f32(t, f, wt_elements(t), ld->err)) == LW_OK)
-            ld->status = cmp_view_upload(host, f, bytes, ld->err);
-        free(f);
-    } else {
-        ld->status = cmp_view_upload(host, t->data, bytes, ld->err);
-    }
+    enum lw_dtype dtype = LW_DTYPE_F32;
+    uint64_t      bytes = linear_check(m, ld, l, &dtype);
+    if (ld->status != LW_OK) return;
+    weight_fill(m, ld, l, dtype, cmp_view_slice(m->block_host[g], *offset, bytes));
     if (ld->status != LW_OK) return;
     l->w = op_tensor_2d(cmp_view_slice(m->slot[m->block_slot[g]], *offset, bytes), dtype, l->out, l->in);
     *offset += align256(bytes);
-    snprintf(n, sizeof n, "%s.bias", l->name);
-    l->b = ld_vector(ld, n, l->out);
+    l->b = bias_load(m, ld, l);
 }
 
 static void block_load(struct flux_model *m, struct ld_loader *ld, int g) {
@@ -288,7 +432,7 @@ static void block_load(struct flux_model *m, struct ld_loader *ld, int g) {
     int                 count = block_matrices(m, g, ls);
     uint64_t            offset = 0;
     for (int i = 0; i < count; i++) {
-        if (g < m->resident_blocks) flux_linear_stage(ld, m->matrices, ls[i]);
+        if (g < m->resident_blocks) flux_linear_stage(m, ld, m->matrices, ls[i]);
         else linear_stream(m, ld, g, ls[i], &offset);
     }
     int64_t hd = m->cfg.head_dim, d = m->cfg.hidden;
@@ -329,7 +473,10 @@ enum lw_status flux_load_with(struct cmp_device *device, const char *path,
     enum lw_status status = wt_open(path, &m->file, err);
     if (status == LW_OK) status = ld_resources_create(device, &m->res, err);
     if (status != LW_OK) goto done;
-    m->comfy = !wt_find(m->file, "img_in.weight") && wt_find(m->file, "model.diffusion_model.img_in.weight");
+    m->layout = wt_find(m->file, "img_in.weight")                        ? FLUX_BFL
+                : wt_find(m->file, "model.diffusion_model.img_in.weight") ? FLUX_COMFY
+                : wt_find(m->file, "x_embedder.weight")                   ? FLUX_DIFFUSERS
+                                                                          : FLUX_BFL;
     struct ld_loader ld = flux_loader(m, m->res.weights, err);
     if ((status = config_read(&ld, &m->cfg, err)) != LW_OK) goto done;
     modules_init(m);
@@ -338,14 +485,16 @@ enum lw_status flux_load_with(struct cmp_device *device, const char *path,
     uint64_t block_bytes[2 * FLUX_MAX_BLOCKS] = {0}, fixed = 0, vec = 4 * align256((uint64_t)c->head_dim * 4);
     struct flux_linear *ls[2 * FLUX_MAX_BLOCKS + 8];
     int                 count = flux_conditioning_linears(m, ls, (int)(sizeof ls / sizeof ls[0]));
-    for (int i = 0; i < count; i++) m->memory.conditioning += linear_check(&ld, ls[i]);
+    enum lw_dtype dtype;
+    for (int i = 0; i < count; i++) m->memory.conditioning += align256(linear_check(m, &ld, ls[i], &dtype));
     struct flux_linear *globals[] = {&m->img_in, &m->txt_in, &m->final_linear};
     uint64_t vectors = 0; /* biases and norm scales (f32), never streamed */
-    for (int i = 0; i < 3; i++) fixed += linear_check(&ld, globals[i]), vectors += align256((uint64_t)globals[i]->out * 4);
+    for (int i = 0; i < 3; i++)
+        fixed += align256(linear_check(m, &ld, globals[i], &dtype)), vectors += align256((uint64_t)globals[i]->out * 4);
     for (int g = 0; g < m->blocks; g++) {
         int n = block_matrices(m, g, ls);
         for (int i = 0; i < n; i++) {
-            block_bytes[g] += linear_check(&ld, ls[i]);
+            block_bytes[g] += align256(linear_check(m, &ld, ls[i], &dtype));
             vectors += align256((uint64_t)ls[i]->out * 4);
         }
         vectors += vec;
@@ -378,7 +527,7 @@ enum lw_status flux_load_with(struct cmp_device *device, const char *path,
                                    &m->res.weights, err)) != LW_OK)
         goto done;
     ld.arena = m->res.weights;
-    for (int i = 0; i < 3; i++) flux_linear_stage(&ld, m->matrices, globals[i]);
+    for (int i = 0; i < 3; i++) flux_linear_stage(m, &ld, m->matrices, globals[i]);
     for (int g = 0; g < m->blocks; g++) block_load(m, &ld, g);
     if ((status = ld.status) != LW_OK) goto done;
     m->memory.resident = cmp_arena_used_bytes(m->res.weights) + cmp_arena_used_bytes(m->matrices);

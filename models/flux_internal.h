@@ -62,7 +62,7 @@ struct flux_model {
     struct cmp_view     slot[2];
     struct wt_file     *file; /* kept open (a memory map): conditioning weights are read per run */
     char               *path;
-    bool                comfy; /* names carry ComfyUI's `model.diffusion_model.` prefix */
+    enum { FLUX_BFL, FLUX_COMFY, FLUX_DIFFUSERS } layout; /* the file's naming (spec §1.10–1.11) */
     struct flux_config  cfg;
     struct flux_linear  img_in, txt_in, final_linear; /* resident */
     struct flux_linear  time_in0, time_in1, guid_in0, guid_in1, vec_in0, vec_in1, final_mod;
@@ -82,8 +82,10 @@ struct flux_model {
 
 /* A loader reading this model's file into `arena` (device weights or the stage arena). */
 struct ld_loader flux_loader(struct flux_model *m, struct cmp_arena *arena, struct lw_error *err);
-/* Uploads a Linear's weight (to `matrices`, or ld's arena when NULL) and bias (to ld's arena). */
-void flux_linear_stage(struct ld_loader *ld, struct cmp_arena *matrices, struct flux_linear *l);
+/* Uploads a Linear's weight (to `matrices`, or ld's arena when NULL) and bias (to ld's arena),
+ * assembling fused BFL Linears from their diffusers parts. Errors are kept in ld (sticky). */
+void flux_linear_stage(struct flux_model *m, struct ld_loader *ld, struct cmp_arena *matrices,
+                       struct flux_linear *l);
 /* Every conditioning-only Linear, in the order the conditioning pass uses them; returns the count. */
 int flux_conditioning_linears(struct flux_model *m, struct flux_linear **out, int max);
 

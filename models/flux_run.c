@@ -334,14 +334,14 @@ static enum lw_status stage(struct flux_model *m, struct flux_run *r, struct cmp
     enum lw_status          status;
     char                    name[96];
     snprintf(name, sizeof name, "%s.weight", l->name);
-    const struct wt_tensor *w = ld_find(ld, name);
-    uint64_t                need = (w ? w->bytes : 0) + (uint64_t)l->out * 4 + 512;
+    const struct wt_tensor *w = ld_find(ld, name); /* NULL for fused diffusers parts: an estimate */
+    uint64_t need = (w ? w->bytes : (uint64_t)(l->out * l->in) * 2) + (uint64_t)l->out * 4 + 512;
     if (cmp_arena_used_bytes(arena) > 0 && cmp_arena_used_bytes(arena) + need > STAGE_BYTES) {
         TRY(cmp_cmd_submit(m->res.cmd, err));
         cmp_cmd_reset(m->res.cmd);
         cmp_arena_reset(arena);
     }
-    flux_linear_stage(ld, NULL, l);
+    flux_linear_stage(m, ld, NULL, l);
     return ld->status;
 }
 

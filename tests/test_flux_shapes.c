@@ -226,6 +226,89 @@ static void cpu_forward(const struct model *m, const float *txt, const float *y,
     free(a), free(qkv), free(q), free(k), free(v), free(att), free(hid), free(o), free(cat);
 }
 
+/* The model in diffusers naming (spec §1.11, written here from its table): fused q/k/v and linear1
+ * split by rows, norm_out's halves swapped; or in ComfyUI's (every name prefixed). */
+static void write_layout(const struct model *m, const char *path, bool diffusers, const char *const *meta) {
+    static const char *const map[][2] = {
+        {"img_in", "x_embedder"}, {"txt_in", "context_embedder"},
+        {"time_in.in_layer", "time_text_embed.timestep_embedder.linear_1"},
+        {"time_in.out_layer", "time_text_embed.timestep_embedder.linear_2"},
+        {"guidance_in.in_layer", "time_text_embed.guidance_embedder.linear_1"},
+        {"guidance_in.out_layer", "time_text_embed.guidance_embedder.linear_2"},
+        {"vector_in.in_layer", "time_text_embed.text_embedder.linear_1"},
+        {"vector_in.out_layer", "time_text_embed.text_embedder.linear_2"}, {"final_layer.linear", "proj_out"},
+        {"img_mod.lin", "norm1.linear"}, {"txt_mod.lin", "norm1_context.linear"}, {"img_attn.proj", "attn.to_out.0"},
+        {"txt_attn.proj", "attn.to_add_out"}, {"img_mlp.0", "ff.net.0.proj"}, {"img_mlp.2", "ff.net.2"},
+        {"txt_mlp.0", "ff_context.net.0.proj"}, {"txt_mlp.2", "ff_context.net.2"},
+        {"img_attn.norm.query_norm.scale", "attn.norm_q.weight"}, {"img_attn.norm.key_norm.scale", "attn.norm_k.weight"},
+        {"txt_attn.norm.query_norm.scale", "attn.norm_added_q.weight"},
+        {"txt_attn.norm.key_norm.scale", "attn.norm_added_k.weight"}, {"modulation.lin", "norm.linear"},
+        {"linear2", "proj_out"}, {"norm.query_norm.scale", "attn.norm_q.weight"},
+        {"norm.key_norm.scale", "attn.norm_k.weight"},
+    };
+    struct wt_tensor *t = calloc(1024, sizeof *t);
+    char (*names)[128] = calloc(1024, 128);
+    int               n = 0, d = m->s.d;
+    for (int i = 0; i < m->count; i++) {
+        const char *name = m->names[i];
+        const struct wt_tensor *src = &m->t[i];
+        if (!diffusers) {
+            snprintf(names[n], 128, "model.diffusion_model.%s", name);
+            t[n] = *src, t[n].name = names[n], n++;
+            continue;
+        }
+        int  block = -1, at = 0;
+        char prefix[64] = "", rest[96];
+        if (sscanf(name, "double_blocks.%d.%n", &block, &at) == 1) snprintf(prefix, sizeof prefix, "transformer_blocks.%d.", block);
+        else if (sscanf(name, "single_blocks.%d.%n", &block, &at) == 1)
+            snprintf(prefix, sizeof prefix, "single_transformer_blocks.%d.", block);
+        snprintf(rest, sizeof rest, "%s", name + at);
+        const char *suffix = strrchr(rest, '.'); /* .weight / .bias (or .scale) */
+        size_t      stem = (size_t)(suffix - rest);
+        bool        is_bias = !strcmp(suffix, ".bias");
+        int64_t     cols = is_bias ? 1 : src->shape[1];
+        const char *split3[3] = {0}, *split4[4] = {0};
+        if (!strncmp(rest, "img_attn.qkv.", 13)) split3[0] = "attn.to_q", split3[1] = "attn.to_k", split3[2] = "attn.to_v";
+        if (!strncmp(rest, "txt_attn.qkv.", 13))
+            split3[0] = "attn.add_q_proj", split3[1] = "attn.add_k_proj", split3[2] = "attn.add_v_proj";
+        if (!strncmp(rest, "linear1.", 8))
+            split4[0] = "attn.to_q", split4[1] = "attn.to_k", split4[2] = "attn.to_v", split4[3] = "proj_mlp";
+        if (split3[0] || split4[0]) {
+            int parts = split3[0] ? 3 : 4;
+            for (int k = 0; k < parts; k++) {
+                int64_t rows = k < 3 ? d : src->shape[0] - 3 * d;
+                snprintf(names[n], 128, "%s%s%s", prefix, split3[0] ? split3[k] : split4[k], suffix);
+                t[n] = *src, t[n].name = names[n], t[n].shape[0] = rows;
+                t[n].data = (const float *)src->data + (int64_t)k * d * cols, t[n].bytes = (uint64_t)(rows * cols) * 4;
+                n++;
+            }
+            continue;
+        }
+        if (!strncmp(name, "final_layer.adaLN_modulation.1.", 31)) { /* diffusers: scale, then shift */
+            float *swapped = malloc(src->bytes);
+            memcpy(swapped, (const float *)src->data + d * cols, (size_t)(d * cols) * 4);
+            memcpy(swapped + d * cols, src->data, (size_t)(d * cols) * 4);
+            snprintf(names[n], 128, "norm_out.linear%s", suffix);
+            t[n] = *src, t[n].name = names[n], t[n].data = swapped, n++;
+            continue;
+        }
+        bool found = false;
+        for (size_t k = 0; k < sizeof map / sizeof map[0] && !found; k++) {
+            size_t len = strlen(map[k][0]);
+            if (!strcmp(rest, map[k][0])) snprintf(names[n], 128, "%s%s", prefix, map[k][1]), found = true;
+            else if (!strncmp(rest, map[k][0], len) && len == stem)
+                snprintf(names[n], 128, "%s%s%s", prefix, map[k][1], suffix), found = true;
+        }
+        if (!found) fprintf(stderr, "no diffusers name for %s\n", name), abort();
+        t[n] = *src, t[n].name = names[n], n++;
+    }
+    struct lw_error err = {0};
+    th_check(wt_write_safetensors(path, t, (size_t)n, meta, &err) == LW_OK, "write %s: %s", path, err.message);
+    for (int i = 0; i < n; i++)
+        if (!strncmp(t[i].name, "norm_out.linear", 15)) free((void *)t[i].data);
+    free(t), free(names);
+}
+
 /* A LoRWeB basis of N elements of rank r on a few modules (diffusers naming), written as F16; the
  * CPU reference merges strength · Σ_n c_n (A_n·B_n)ᵀ into the target rows of the BFL weights. */
 static void lorweb_check(struct cmp_device *dev, struct flux_model *fm, struct model *m,
@@ -396,6 +479,25 @@ static void run_shape(struct cmp_device *dev, struct shape sh) {
         }
         flux_destroy(sm);
         free(v);
+    }
+    /* the same weights in diffusers and ComfyUI naming */
+    for (int k = 0; k < 2; k++) {
+        char lpath[] = "/tmp/lorweb-flux-layout-XXXXXX";
+        int  lfd = mkstemp(lpath);
+        if (lfd >= 0) close(lfd);
+        write_layout(m, lpath, k == 0, meta);
+        struct flux_model *lm = NULL;
+        float             *v = malloc((size_t)N * 64 * 4);
+        th_poison(v, (size_t)N * 64);
+        if (th_check(flux_load(dev, lpath, &lm, &err) == LW_OK, "load %s naming: %s", k ? "ComfyUI" : "diffusers",
+                     err.message)) {
+            th_check(flux_forward(lm, &in, img, 0.6f, v, &err) == LW_OK, "forward: %s", err.message);
+            printf("  %s naming: max diff %g\n", k ? "ComfyUI" : "diffusers", th_max_abs_diff(v, got, (size_t)N * 64));
+            th_check(th_max_abs_diff(v, got, (size_t)N * 64) == 0, "%s naming = BFL naming", k ? "ComfyUI" : "diffusers");
+        }
+        flux_destroy(lm);
+        free(v);
+        unlink(lpath);
     }
     struct flux_load_options tiny = {.device_bytes = 4096, .activation_bytes = 1};
     struct flux_model       *none = NULL;
