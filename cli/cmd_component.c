@@ -292,8 +292,16 @@ static enum lw_status run_flux(struct component_args *a, struct cmp_device *dev,
         wt_read_f32(ts, &tv, 1, err);
         status = flux_forward(m, &in, x, tv, out, err);
     }
-    if (status == LW_OK)
-        fprintf(stderr, "peak device memory: %.1f MiB\n", cmp_device_peak_bytes(dev) / 1048576.0);
+    if (status == LW_OK) {
+        struct flux_memory mem;
+        const double       mib = 1048576.0;
+        flux_memory_get(m, &mem);
+        fprintf(stderr, "flux: weights %.1f MiB resident, %.1f MiB streamed (%d of %d blocks, slots %.1f MiB), "
+                "%.1f MiB staged for conditioning, LoRWeB %.1f MiB; activations %.1f MiB\n", mem.resident / mib,
+                mem.streamed / mib, mem.streamed_blocks, mem.blocks, mem.slots / mib, mem.conditioning / mib,
+                mem.lorweb / mib, mem.activations / mib);
+        fprintf(stderr, "peak device memory: %.1f MiB\n", cmp_device_peak_bytes(dev) / mib);
+    }
 done:
     flux_tensors_free(&t);
     free(x), free(sigmas);
