@@ -21,6 +21,7 @@
 
 #include "clip.h"
 #include "compute.h"
+#include "detail.h"
 #include "flux.h"
 #include "lorweb.h"
 #include "resize.h"
@@ -117,6 +118,11 @@ void pipe_context_destroy(struct pipe_context *ctx) {
     cmp_device_destroy(ctx->device);
     free(ctx->txt), free(ctx->y), free(ctx->coeffs);
     free(ctx);
+}
+
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects) {
+    *device_bytes = ctx->device ? cmp_device_allocated_bytes(ctx->device) : 0;
+    *objects = ctx->device ? cmp_device_live_objects(ctx->device) : 0;
 }
 
 const char *pipe_describe(struct pipe_context *ctx) {
@@ -441,45 +447,6 @@ static bool progress(struct pipe_context *ctx, enum pipe_stage stage, double fra
     return ctx->opt.progress(ctx->opt.user, &p);
 }
 
-/* out = b′ (upsampled) + keep · (b − blur(b)): b's detail above b′'s resolution. The blur is a box
- * filter of radius ≈ the upsampling factor applied three times (close to a Gaussian). */
-static void detail_transfer(const struct pipe_image *b, float *rgb, int w, int h, float keep, int radius) {
-    if (keep <= 0 || radius < 1) return;
-    size_t n = (size_t)w * h;
-    float *blur = malloc(n * 3 * sizeof *blur), *tmp = malloc(n * 3 * sizeof *tmp);
-    if (!blur || !tmp) goto done;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++) blur[((size_t)y * w + x) * 3 + c] = b->data[(size_t)y * b->stride + (size_t)x * 4 + c];
-    for (int pass = 0; pass < 6; pass++) { /* three horizontal and three vertical box passes */
-        bool horizontal = pass % 2 == 0;
-        int  len = horizontal ? w : h, lines = horizontal ? h : w;
-        for (int l = 0; l < lines; l++)
-            for (int c = 0; c < 3; c++) {
-                double s = 0;
-                int    count = 0;
-                for (int i = -radius; i <= radius && i < len; i++)
-                    if (i >= 0) s += blur[(horizontal ? (size_t)l * w + i : (size_t)i * w + l) * 3 + c], count++;
-                for (int i = 0; i < len; i++) {
-                    size_t at = horizontal ? (size_t)l * w + i : (size_t)i * w + l;
-                    tmp[at * 3 + c] = (float)(s / count);
-                    int add = i + radius + 1, drop = i - radius;
-                    if (add < len) s += blur[(horizontal ? (size_t)l * w + add : (size_t)add * w + l) * 3 + c], count++;
-                    if (drop >= 0) s -= blur[(horizontal ? (size_t)l * w + drop : (size_t)drop * w + l) * 3 + c], count--;
-                }
-            }
-        memcpy(blur, tmp, n * 3 * sizeof *blur);
-    }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++) {
-                size_t i = ((size_t)y * w + x) * 3 + c;
-                rgb[i] += keep * (b->data[(size_t)y * b->stride + (size_t)x * 4 + c] - blur[i]);
-            }
-done:
-    free(blur), free(tmp);
-}
-
 enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *params, const struct pipe_image *a,
                         const struct pipe_image *ap, const struct pipe_image *b, struct pipe_image *out,
                         struct lw_error *err) {
@@ -592,7 +559,12 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
     }
     for (size_t i = 0; i < (size_t)b->width * b->height; i++)
         for (int c = 0; c < 3; c++) rgb[i * 3 + c] = full[i * 4 + c];
-    detail_transfer(b, rgb, b->width, b->height, p.keep_detail, (b->width + qw - 1) / qw);
+    status = detail_transfer(ctx->device, b->data, b->stride, rgb, b->width, b->height, p.keep_detail,
+                             (float)qw / (float)b->width, err);
+    if (status != LW_OK) {
+        free(rgb);
+        goto done;
+    }
     for (int y = 0; y < b->height; y++)
         for (int x = 0; x < b->width; x++) {
             float *o = out->data + (size_t)y * out->stride + (size_t)x * 4;

@@ -123,5 +123,9 @@ enum lw_status pipe_encode(struct pipe_context *ctx, const struct pipe_image *a,
 enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *image, float *embed, int max,
                           int *n, struct lw_error *err);
 
+/* Device memory in use and live Vulkan objects of the context's engine (0, 0 before the first run),
+ * for leak checks over long use. */
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects);
+
 /* A one-line description of the device and models, for logs and the dialog. */
 const char *pipe_describe(struct pipe_context *ctx);

@@ -134,6 +134,12 @@ enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *ima
     return lw_error_set(err, LW_ERR_UNSUPPORTED, "the fake pipeline has no CLIP tower");
 }
 
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects) {
+    (void)ctx;
+    if (device_bytes) *device_bytes = 0;
+    if (objects) *objects = 0;
+}
+
 static const float *nearest(const struct pipe_image *im, int x, int y, int w, int h) {
     int sx = (int)(((int64_t)2 * x + 1) * im->width / (2 * (int64_t)w));
     int sy = (int)(((int64_t)2 * y + 1) * im->height / (2 * (int64_t)h));
