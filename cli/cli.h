@@ -2,6 +2,10 @@
  * that receives the arguments after the subcommand name and returns the process exit status. */
 #pragma once
 
+#include <stdbool.h>
+
+struct cmp_device;
+
 int cli_device(int argc, char **argv);
 int cli_component(int argc, char **argv);
 int cli_run(int argc, char **argv);
@@ -10,3 +14,6 @@ int cli_tokenize(int argc, char **argv);
 int cli_coeffs(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_models(int argc, char **argv);
+
+/* `lorweb bench`'s FLUX step figure and full-model projection (bench_flux.c); 0 or 1. */
+int bench_flux(struct cmp_device *device, bool quick);

@@ -11,6 +11,8 @@
 #include "compute.h"
 #include "flux.h"
 #include "lorweb.h"
+#include "lorweb_mix.h"
+#include "schedule.h"
 #include "t5.h"
 #include "vae.h"
 #include "weights.h"
@@ -116,8 +118,7 @@ static enum lw_status run_schedule(struct component_args *a, struct cmp_device *
         return lw_error_set(err, LW_ERR_ARGUMENT, "schedule needs --steps N (1 … 10000) and --image-seq-len N");
     float *s = output_add(o, "sigmas", 1, (int64_t[]){a->steps + 1});
     if (!s) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    flux_schedule(a->steps, a->image_seq_len, s);
-    return LW_OK;
+    return sched_sigmas(a->steps, a->image_seq_len, s, err);
 }
 
 /* Computes and applies the LoRWeB coefficients of every module from the `query` input. */
@@ -143,7 +144,7 @@ static enum lw_status apply_lorweb(struct component_args *a, struct flux_model *
             break;
         }
         if (n > 1024) status = lw_error_set(err, LW_ERR_UNSUPPORTED, "more than 1024 basis elements");
-        if (status == LW_OK) status = lorweb_coeffs(&cfg, p, keys, n, k, q, query, coeffs, err);
+        if (status == LW_OK) status = mix_coeffs(&cfg, p, keys, n, k, q, query, coeffs, err);
         if (status == LW_OK) status = flux_lorweb_set(m, i, coeffs, 1.0f, err);
         if (status == LW_OK && o) {
             char name[256];
@@ -193,7 +194,7 @@ static enum lw_status run_lorweb_coeffs(struct component_args *a, struct cmp_dev
         if (!keys || !p || !out) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
         if (status == LW_OK) status = wt_read_f32(tk, keys, (uint64_t)(n * k), err);
         if (status == LW_OK) status = wt_read_f32(tp, p, (uint64_t)k * qn, err);
-        if (status == LW_OK) status = lorweb_coeffs(&cfg, p, keys, n, k, (int64_t)qn, query, out, err);
+        if (status == LW_OK) status = mix_coeffs(&cfg, p, keys, n, k, (int64_t)qn, query, out, err);
         free(keys), free(p);
     }
     free(query);
@@ -279,8 +280,8 @@ static enum lw_status run_flux(struct component_args *a, struct cmp_device *dev,
         }
         sigmas = malloc((size_t)(steps + 1) * sizeof *sigmas);
         REQUIRE(sigmas || lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory") == LW_OK);
-        flux_schedule(steps, n, sigmas);
-        status = flux_sample(m, &in, x, sigmas, steps, NULL, NULL, out, err);
+        status = sched_sigmas(steps, n, sigmas, err);
+        if (status == LW_OK) status = flux_sample(m, &in, x, sigmas, steps, NULL, NULL, out, err);
     } else {
         float tv = 0;
         const struct wt_tensor *ts = input(a, "timesteps");
@@ -291,8 +292,16 @@ static enum lw_status run_flux(struct component_args *a, struct cmp_device *dev,
         wt_read_f32(ts, &tv, 1, err);
         status = flux_forward(m, &in, x, tv, out, err);
     }
-    if (status == LW_OK)
-        fprintf(stderr, "peak device memory: %.1f MiB\n", cmp_device_peak_bytes(dev) / 1048576.0);
+    if (status == LW_OK) {
+        struct flux_memory mem;
+        const double       mib = 1048576.0;
+        flux_memory_get(m, &mem);
+        fprintf(stderr, "flux: weights %.1f MiB resident, %.1f MiB streamed (%d of %d blocks, slots %.1f MiB), "
+                "%.1f MiB staged for conditioning, LoRWeB %.1f MiB; activations %.1f MiB\n", mem.resident / mib,
+                mem.streamed / mib, mem.streamed_blocks, mem.blocks, mem.slots / mib, mem.conditioning / mib,
+                mem.lorweb / mib, mem.activations / mib);
+        fprintf(stderr, "peak device memory: %.1f MiB\n", cmp_device_peak_bytes(dev) / mib);
+    }
 done:
     flux_tensors_free(&t);
     free(x), free(sigmas);
@@ -465,9 +474,11 @@ int cli_component(int argc, char **argv) {
     }
     size_t which = 0;
     while (which < sizeof components / sizeof components[0] && strcmp(components[which].name, a.name)) which++;
-    if (which == sizeof components / sizeof components[0]) {
-        fprintf(stderr, "lorweb component: unknown component '%s'\n", a.name);
-        return usage();
+    if (which == sizeof components / sizeof components[0]) { /* one line, as every error here */
+        fprintf(stderr, "lorweb component: unknown component '%s' (known:", a.name);
+        for (size_t i = 0; i < sizeof components / sizeof components[0]; i++) fprintf(stderr, " %s", components[i].name);
+        fprintf(stderr, ")\n");
+        return 2;
     }
     if (!a.output) {
         fprintf(stderr, "lorweb component: --output FILE is required\n");

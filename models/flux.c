@@ -1,119 +1,255 @@
-/* The FLUX.1 Kontext transformer and Euler sampler on the engine, with the LoRWeB side path.
+/* FLUX.1 (Kontext) transformer: hyper-parameters, weight checks and where each weight lives.
  *
- * Mirrors BFL flux `model.py`, `modules/layers.py`, `math.py`, `sampling.py` (spec-flux-kontext.md
- * §1–3) and LoRWeB's AttLoRA delta (spec-lorweb.md §1.2, §1.6). Layout choices that make it cheap:
- * - One residual buffer x (L, D) holds the sequence [txt ; noise ; context]: the text and image
- *   streams of the double blocks are its row slices, so the single blocks need no concatenation.
- *   The q/k/v projections of both streams write row slices of one (L, 3D) buffer; attention writes
- *   the first D columns of the (L, 5D) input of linear2, and the MLP's GELU output the rest.
- * - Everything that depends on the timestep (vec and every modulation Linear, the final adaLN) is
- *   computed for all steps at once (M = steps rows) before sampling and kept on the host; a step
- *   uploads its row, then replays the recorded forward.
- * - LoRWeB: each adapted (sub-)Linear has a stacked down matrix A (R, in), up matrix B (out, R) and a
- *   coefficient row c (R) = strength · c_n repeated per rank, in device memory: new weights need no
- *   re-recording. y[:, rows] += ((x·Aᵀ) ⊙ c)·Bᵀ on the Linear's own output row slice.
- * L = T + N + C tokens, D hidden, H heads, F MLP hidden, S steps. */
-#include "flux.h"
-
-#include <math.h>
+ * Mirrors the module tree of BFL flux `model.py` / `modules/layers.py` (spec-flux-kontext.md §1.1,
+ * §1.10) and reads it in BFL, ComfyUI (`model.diffusion_model.` prefix) or diffusers naming (§1.11:
+ * split q/k/v and proj_mlp rows assembled into the fused BFL Linears, norm_out's halves swapped). The forward, conditioning and sampler are in flux_run.c, the LoRWeB basis in
+ * flux_lorweb.c. Loading is two passes over the file's headers: the first checks every tensor's
+ * shape and measures the block matrices, the residency plan (flux_internal.h) decides how many
+ * leading blocks stay on the device, the second uploads. Modulation and embedding Linears are only
+ * checked here; flux_run.c stages them for its conditioning pass. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader.h"
-#include "names_flux.h"
-#include "ops.h"
-#include "weights.h"
+#include "flux_internal.h"
 
-#define MAX_BLOCKS 128
-#define MAX_LORA_PER_LINEAR 4
-
-struct lora_path {
-    char             name[200];
-    int64_t          in, out, rank_total, row0; /* row0: offset inside the Linear's output */
-    struct op_tensor a, b, c;                   /* A (R, in), B (out, R), c (1, R), all f32 */
-    float           *projection, *keys;         /* P (K, Q), keys (N, K) on the host */
-    int64_t          k_dim, q_dim, basis, rank;
-};
-
-struct flux_linear {
-    struct op_tensor w, b; /* (out, in), (out) */
-    int64_t          in, out;
-    int              lora_count;
-    int              lora[MAX_LORA_PER_LINEAR];
-};
-
-struct double_block {
-    struct flux_linear img_mod, txt_mod, img_qkv, txt_qkv, img_proj, txt_proj;
-    struct flux_linear img_mlp0, img_mlp2, txt_mlp0, txt_mlp2;
-    struct op_tensor   img_q_scale, img_k_scale, txt_q_scale, txt_k_scale;
-    int64_t            img_mod_col, txt_mod_col; /* where their 6D outputs sit in a modulation row */
-};
-
-struct single_block {
-    struct flux_linear mod, lin1_qkv, lin1_mlp, lin2;
-    struct op_tensor   q_scale, k_scale;
-    int64_t            mod_col;
-};
-
-struct flux_model {
-    struct cmp_device  *device;
-    struct ld_resources res;
-    struct cmp_arena   *lora_arena;
-    struct flux_config  cfg;
-    struct flux_linear  img_in, txt_in, time_in0, time_in1, guid_in0, guid_in1, vec_in0, vec_in1;
-    struct flux_linear  final_mod, final_linear;
-    int64_t             final_mod_col, mod_cols; /* total modulation columns per step */
-    struct double_block doubles[MAX_BLOCKS];
-    struct single_block singles[MAX_BLOCKS];
-    struct lora_path   *loras;
-    int                 lora_count;
-};
-
-#define TRY(expr)                                                                                  \
-    do {                                                                                           \
-        status = (expr);                                                                           \
-        if (status != LW_OK) return status;                                                        \
-    } while (0)
-
-/* ---------------------------------------------------------------------------------------------- */
-/* Loading                                                                                         */
-
-static void linear_load(struct ld_loader *ld, struct flux_linear *l, const char *name, int64_t out,
-                        int64_t in) {
-    char w[200], b[200];
-    snprintf(w, sizeof w, "%s.weight", name);
-    snprintf(b, sizeof b, "%s.bias", name);
-    l->w = ld_weight(ld, w, 2, (int64_t[]){out, in});
-    l->b = ld_vector(ld, b, out);
-    l->in = in;
-    l->out = out;
+static uint64_t align256(uint64_t bytes) {
+    return (bytes + 255) & ~(uint64_t)255;
 }
 
-/* A Linear that is a row range of a loaded one (the halves of linear1). */
+static bool comfy_name(const char *name, char *out, size_t size) {
+    snprintf(out, size, "model.diffusion_model.%s", name);
+    return true;
+}
+
+/* BFL → diffusers names for the tensors stored whole (names_flux.h holds the one table); the fused
+ * ones (q/k/v, linear1, the final adaLN) are assembled from parts by linear_parts. */
+static bool diffusers_name(const char *name, char *out, size_t size) {
+    char names[WT_MAX_PARTS][WT_NAME_MAX];
+    bool swap;
+    if (wt_flux_diffusers_names(name, names, &swap) != 1) return false;
+    snprintf(out, size, "%s", names[0]);
+    return true;
+}
+
+struct ld_loader flux_loader(struct flux_model *m, struct cmp_arena *arena, struct lw_error *err) {
+    return (struct ld_loader){.device = m->device, .arena = arena, .file = m->file, .path = m->path, .err = err,
+                              .translate = m->layout == WT_FLUX_COMFY       ? comfy_name
+                                           : m->layout == WT_FLUX_DIFFUSERS ? diffusers_name
+                                                                         : NULL};
+}
+
+static void linear_init(struct flux_linear *l, int64_t out, int64_t in, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void linear_init(struct flux_linear *l, int64_t out, int64_t in, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->name, sizeof l->name, fmt, ap);
+    va_end(ap);
+    l->out = out, l->in = in;
+}
+
+/* The matmul kernels read f32, f16 and bf16 weights. As loader.h does, fp8 and integer weights are
+ * widened to f32 on the way up and GGUF block-quantised ones dequantised to f16. */
+static bool widened(const struct wt_tensor *t) {
+    return t->dtype != LW_DTYPE_F32 && t->dtype != LW_DTYPE_F16 && t->dtype != LW_DTYPE_BF16;
+}
+
+static enum lw_dtype device_dtype(const struct wt_tensor *t) {
+    if (!widened(t)) return t->dtype;
+    return lw_dtype_info(t->dtype)->block_elems > 1 ? LW_DTYPE_F16 : LW_DTYPE_F32;
+}
+
+/* Rows [src, src + rows) of file tensor `name` (file_rows rows) are rows [dst, dst + rows) of a
+ * Linear. A BFL or ComfyUI Linear is one part; diffusers splits the fused ones. */
+struct part {
+    char    name[96]; /* without .weight / .bias; translated by the loader */
+    int64_t file_rows, src, rows, dst;
+};
+
+static int linear_parts(const struct flux_model *m, const struct flux_linear *l, struct part *p) {
+    int64_t d = m->cfg.hidden;
+    int     block, at = 0;
+    if (m->layout == WT_FLUX_DIFFUSERS) {
+        char bfl[112], names[WT_MAX_PARTS][WT_NAME_MAX];
+        bool swap;
+        snprintf(bfl, sizeof bfl, "%.96s.weight", l->name);
+        int count = wt_flux_diffusers_names(bfl, names, &swap);
+        if (swap) { /* final adaLN: diffusers stores scale then shift */
+            p[0] = (struct part){"", 2 * d, d, d, 0};
+            p[1] = (struct part){"", 2 * d, 0, d, d};
+            for (int i = 0; i < 2; i++) snprintf(p[i].name, sizeof p[i].name, "%.*s", (int)(strlen(names[0]) - 7), names[0]);
+            return 2;
+        }
+        if (count > 1) { /* q, k, v (and the single block's MLP input): d rows each, the rest last */
+            for (int i = 0; i < count; i++) {
+                int64_t rows = i < 3 ? d : l->out - 3 * d;
+                p[i] = (struct part){.file_rows = rows, .src = 0, .rows = rows, .dst = i * d};
+                snprintf(p[i].name, sizeof p[i].name, "%.*s", (int)(strlen(names[i]) - 7), names[i]);
+            }
+            return count;
+        }
+    }
+    p[0] = (struct part){.file_rows = l->out, .src = 0, .rows = l->out, .dst = 0};
+    snprintf(p[0].name, sizeof p[0].name, "%s", l->name);
+    return 1;
+}
+
+/* Checks a Linear's parts (weights [file_rows, in] of one dtype, biases [file_rows]); returns the
+ * weight's device bytes and dtype, or 0 after an error (kept in ld). */
+static uint64_t linear_check(struct flux_model *m, struct ld_loader *ld, const struct flux_linear *l,
+                             enum lw_dtype *dtype) {
+    struct part parts[4];
+    int         count = linear_parts(m, l, parts);
+    char        n[112];
+    for (int i = 0; i < count; i++) {
+        snprintf(n, sizeof n, "%.96s.weight", parts[i].name);
+        const struct wt_tensor *w = ld_check(ld, n, 2, (int64_t[]){parts[i].file_rows, l->in});
+        snprintf(n, sizeof n, "%.96s.bias", parts[i].name);
+        ld_check(ld, n, 1, &parts[i].file_rows);
+        if (!w) return 0;
+        enum lw_dtype t = device_dtype(w);
+        if (i && t != *dtype) {
+            ld->status = lw_error_set(ld->err, LW_ERR_DTYPE, "%s: tensor %s is %s, the other parts of %s are %s",
+                                      ld->path, w->name, lw_dtype_info(w->dtype)->name, l->name,
+                                      lw_dtype_info(*dtype)->name);
+            return 0;
+        }
+        *dtype = t;
+    }
+    return lw_dtype_bytes(*dtype, (uint64_t)(l->out * l->in));
+}
+
+/* Writes a Linear's weight (out, in) into `dst` (device or host-visible) from its parts. */
+static void weight_fill(struct flux_model *m, struct ld_loader *ld, const struct flux_linear *l,
+                        enum lw_dtype dtype, struct cmp_view dst) {
+    struct part parts[4];
+    int         count = linear_parts(m, l, parts);
+    uint64_t    row_bytes = lw_dtype_bytes(dtype, (uint64_t)l->in);
+    char        n[112];
+    for (int i = 0; i < count && ld->status == LW_OK; i++) {
+        snprintf(n, sizeof n, "%.96s.weight", parts[i].name);
+        const struct wt_tensor *t = ld_find(ld, n);
+        struct cmp_view         at = cmp_view_slice(dst, (uint64_t)parts[i].dst * row_bytes, (uint64_t)parts[i].rows * row_bytes);
+        if (!widened(t)) {
+            ld->status = cmp_view_upload(at, (const char *)t->data + (uint64_t)parts[i].src * row_bytes, at.bytes, ld->err);
+            continue;
+        }
+        float *f = malloc(wt_elements(t) * sizeof *f);
+        if (!f) ld->status = lw_error_set(ld->err, LW_ERR_HOST_MEMORY, "%s: out of host memory for %s", ld->path, n);
+        else if ((ld->status = wt_read_f32(t, f, wt_elements(t), ld->err)) == LW_OK) {
+            float *rows = f + parts[i].src * l->in;
+            if (dtype == LW_DTYPE_F16) { /* in place: each half is written behind what it reads */
+                uint16_t *half = (uint16_t *)rows;
+                for (uint64_t k = 0; k < (uint64_t)(parts[i].rows * l->in); k++) half[k] = lw_f32_to_f16(rows[k]);
+            }
+            ld->status = cmp_view_upload(at, rows, at.bytes, ld->err);
+        }
+        free(f);
+    }
+}
+
+/* The bias (out) as f32 in ld's arena, assembled from its parts. */
+static struct op_tensor bias_load(struct flux_model *m, struct ld_loader *ld, const struct flux_linear *l) {
+    struct part      parts[4];
+    int              count = linear_parts(m, l, parts);
+    struct op_tensor out = {0};
+    struct cmp_view  v;
+    float           *b = malloc((size_t)(2 * l->out) * sizeof *b), *part; /* a part has ≤ out rows */
+    char             n[112];
+    if (ld->status != LW_OK) goto done;
+    if (!b) {
+        ld->status = lw_error_set(ld->err, LW_ERR_HOST_MEMORY, "%s: out of host memory", ld->path);
+        goto done;
+    }
+    part = b + l->out;
+    for (int i = 0; i < count && ld->status == LW_OK; i++) {
+        snprintf(n, sizeof n, "%.96s.bias", parts[i].name);
+        float *dst = count == 1 ? b : part; /* fused parts: the file tensor first, then its rows */
+        if ((ld->status = wt_read_f32(ld_find(ld, n), dst, (uint64_t)parts[i].file_rows, ld->err)) == LW_OK && count > 1)
+            memcpy(b + parts[i].dst, part + parts[i].src, (size_t)parts[i].rows * sizeof *b);
+    }
+    if (ld->status == LW_OK && (ld->status = cmp_arena_alloc(ld->arena, (uint64_t)l->out * 4, &v, ld->err)) == LW_OK &&
+        (ld->status = cmp_view_upload(v, b, (uint64_t)l->out * 4, ld->err)) == LW_OK)
+        out = op_tensor_2d(v, LW_DTYPE_F32, l->out, 1);
+done:
+    free(b);
+    return out;
+}
+
+void flux_linear_stage(struct flux_model *m, struct ld_loader *ld, struct cmp_arena *matrices,
+                       struct flux_linear *l) {
+    enum lw_dtype   dtype = LW_DTYPE_F32;
+    uint64_t        bytes = linear_check(m, ld, l, &dtype);
+    struct cmp_view v;
+    if (ld->status != LW_OK) return;
+    if ((ld->status = cmp_arena_alloc(matrices ? matrices : ld->arena, bytes, &v, ld->err)) != LW_OK) {
+        lw_error_prefix(ld->err, "%s: uploading %s: ", ld->path, l->name);
+        return;
+    }
+    weight_fill(m, ld, l, dtype, v);
+    if (ld->status == LW_OK) l->w = op_tensor_2d(v, dtype, l->out, l->in);
+    l->b = bias_load(m, ld, l);
+}
+
+/* Rows [row0, row0 + rows) of a Linear (the q/k/v and MLP parts of a single block's linear1). */
 static struct flux_linear linear_rows(const struct flux_linear *l, int64_t row0, int64_t rows) {
     struct flux_linear s = *l;
     if (!op_tensor_absent(&l->w)) {
-        s.w = op_tensor_slice(l->w, row0, rows, 0, l->in);
+        uint64_t row_bytes = lw_dtype_bytes(l->w.dtype, (uint64_t)l->in);
+        s.w = op_tensor_2d(cmp_view_slice(l->w.view, (uint64_t)row0 * row_bytes, (uint64_t)rows * row_bytes),
+                           l->w.dtype, rows, l->in);
         s.b = op_tensor_slice(l->b, row0, rows, 0, 1);
     }
     s.out = rows;
     return s;
 }
 
+/* The matrices of block g that are streamed when the block is (norm scales and biases never are). */
+static int block_matrices(struct flux_model *m, int g, struct flux_linear **out) {
+    if (g < m->cfg.depth) {
+        struct flux_double *b = &m->doubles[g];
+        struct flux_linear *ls[] = {&b->img_qkv, &b->txt_qkv,  &b->img_proj, &b->txt_proj,
+                                    &b->img_mlp0, &b->img_mlp2, &b->txt_mlp0, &b->txt_mlp2};
+        memcpy(out, ls, sizeof ls);
+        return 8;
+    }
+    struct flux_single *b = &m->singles[g - m->cfg.depth];
+    out[0] = &b->lin1, out[1] = &b->lin2;
+    return 2;
+}
+
+int flux_conditioning_linears(struct flux_model *m, struct flux_linear **out, int max) {
+    int n = 0;
+#define PUT(l) (n < max ? (void)(out[n++] = (l)) : (void)0)
+    PUT(&m->time_in0), PUT(&m->time_in1);
+    if (m->cfg.guidance_embed) PUT(&m->guid_in0), PUT(&m->guid_in1);
+    PUT(&m->vec_in0), PUT(&m->vec_in1);
+    for (int64_t i = 0; i < m->cfg.depth; i++) PUT(&m->doubles[i].img_mod), PUT(&m->doubles[i].txt_mod);
+    for (int64_t i = 0; i < m->cfg.depth_single; i++) PUT(&m->singles[i].mod);
+    PUT(&m->final_mod);
+#undef PUT
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Hyper-parameters and the module tree                                                            */
+
 static enum lw_status config_read(struct ld_loader *ld, struct flux_config *c, struct lw_error *err) {
     const struct wt_tensor *img_in = ld_find(ld, "img_in.weight");
     const struct wt_tensor *txt_in = ld_find(ld, "txt_in.weight");
     const struct wt_tensor *vec_in = ld_find(ld, "vector_in.in_layer.weight");
     const struct wt_tensor *q = ld_find(ld, "double_blocks.0.img_attn.norm.query_norm.scale");
+    if (!q) q = ld_find(ld, "single_blocks.0.norm.query_norm.scale");
     if (!img_in || img_in->ndim != 2 || !txt_in || txt_in->ndim != 2 || !vec_in || vec_in->ndim != 2)
         return lw_error_set(err, LW_ERR_MISSING,
                             "%s: not a FLUX transformer in BFL, ComfyUI or diffusers naming "
-                            "(img_in, txt_in or vector_in missing)", ld->path);
+                            "(img_in / x_embedder, txt_in or vector_in missing)", ld->path);
     c->hidden = ld_meta_int(ld, "flux.hidden_size", img_in->shape[0]);
     int64_t head_dim = q && q->ndim == 1 ? q->shape[0] : 128;
-    c->heads = ld_meta_int(ld, "flux.num_heads", c->hidden / head_dim);
-    c->head_dim = c->heads ? c->hidden / c->heads : 0;
+    c->heads = ld_meta_int(ld, "flux.num_heads", head_dim > 0 ? c->hidden / head_dim : 0);
+    c->head_dim = c->heads > 0 ? c->hidden / c->heads : 0;
     c->in_channels = ld_meta_int(ld, "flux.in_channels", img_in->shape[1]);
     c->context_in = ld_meta_int(ld, "flux.context_in_dim", txt_in->shape[1]);
     c->vec_in = ld_meta_int(ld, "flux.vec_in_dim", vec_in->shape[1]);
@@ -121,12 +257,12 @@ static enum lw_status config_read(struct ld_loader *ld, struct flux_config *c, s
     c->out_channels = ld_meta_int(ld, "flux.out_channels", fin && fin->ndim == 2 ? fin->shape[0] : 64);
     int64_t depth = 0, single = 0;
     char    name[128];
-    for (; depth < MAX_BLOCKS; depth++) {
-        snprintf(name, sizeof name, "double_blocks.%lld.img_attn.qkv.weight", (long long)depth);
+    for (; depth < FLUX_MAX_BLOCKS; depth++) {
+        snprintf(name, sizeof name, "double_blocks.%lld.img_mlp.0.weight", (long long)depth); /* 1:1 in every naming */
         if (!ld_find(ld, name)) break;
     }
-    for (; single < MAX_BLOCKS; single++) {
-        snprintf(name, sizeof name, "single_blocks.%lld.linear1.weight", (long long)single);
+    for (; single < FLUX_MAX_BLOCKS; single++) {
+        snprintf(name, sizeof name, "single_blocks.%lld.linear2.weight", (long long)single);
         if (!ld_find(ld, name)) break;
     }
     c->depth = ld_meta_int(ld, "flux.depth", depth);
@@ -142,11 +278,14 @@ static enum lw_status config_read(struct ld_loader *ld, struct flux_config *c, s
         c->axes_dim[1] = c->axes_dim[2] = (c->head_dim - c->axes_dim[0]) / 2;
     }
     const struct wt_tensor *mlp = ld_find(ld, "double_blocks.0.img_mlp.0.weight");
-    c->mlp_hidden = mlp && mlp->ndim == 2 ? mlp->shape[0] : 4 * c->hidden;
-    if (c->hidden <= 0 || c->heads <= 0 || c->hidden % c->heads || c->head_dim % 2 ||
-        c->axes_dim[0] + c->axes_dim[1] + c->axes_dim[2] != c->head_dim || c->depth > MAX_BLOCKS ||
-        c->depth_single > MAX_BLOCKS || c->depth + c->depth_single == 0 ||
-        c->axes_dim[0] % 2 || c->axes_dim[1] % 2 || c->axes_dim[2] % 2)
+    if (!mlp) mlp = ld_find(ld, "single_blocks.0.linear2.weight");
+    c->mlp_hidden = !mlp || mlp->ndim != 2 ? 4 * c->hidden
+                    : c->depth ? mlp->shape[0] : mlp->shape[1] - c->hidden;
+    if (c->hidden <= 0 || c->heads <= 0 || c->hidden % c->heads || c->head_dim % 2 || c->mlp_hidden <= 0 ||
+        c->axes_dim[0] + c->axes_dim[1] + c->axes_dim[2] != c->head_dim || c->depth < 0 ||
+        c->depth_single < 0 || c->depth > FLUX_MAX_BLOCKS || c->depth_single > FLUX_MAX_BLOCKS ||
+        c->depth + c->depth_single == 0 || c->axes_dim[0] % 2 || c->axes_dim[1] % 2 || c->axes_dim[2] % 2 ||
+        c->in_channels <= 0 || c->out_channels <= 0 || c->vec_in <= 0 || c->context_in <= 0)
         return lw_error_set(err, LW_ERR_FORMAT,
                             "%s: implausible FLUX hyper-parameters (hidden %lld, heads %lld, axes "
                             "%lld/%lld/%lld, depth %lld + %lld)",
@@ -156,84 +295,212 @@ static enum lw_status config_read(struct ld_loader *ld, struct flux_config *c, s
     return LW_OK;
 }
 
-enum lw_status flux_load(struct cmp_device *device, const char *path, struct flux_model **out,
-                         struct lw_error *err) {
-    *out = NULL;
-    struct flux_model *m = calloc(1, sizeof *m);
-    if (!m) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    m->device = device;
-    struct wt_file *file = NULL;
-    enum lw_status  status = wt_open(path, &file, err);
-    if (status == LW_OK) status = ld_resources_create(device, &m->res, err);
-    if (status != LW_OK) goto cleanup;
-    struct ld_loader ld = {.device = device, .arena = m->res.weights, .file = file, .path = path, .err = err};
-    ld.resolve = wt_flux_resolve; /* BFL, ComfyUI or diffusers naming (names_flux.h) */
-    if ((status = config_read(&ld, &m->cfg, err)) != LW_OK) goto cleanup;
+/* Names and shapes of every Linear, and the column of each modulation in a step's row. */
+static void modules_init(struct flux_model *m) {
     const struct flux_config *c = &m->cfg;
-    int64_t                   d = c->hidden, f = c->mlp_hidden, hd = c->head_dim;
-    linear_load(&ld, &m->img_in, "img_in", d, c->in_channels);
-    linear_load(&ld, &m->txt_in, "txt_in", d, c->context_in);
-    linear_load(&ld, &m->time_in0, "time_in.in_layer", d, 256);
-    linear_load(&ld, &m->time_in1, "time_in.out_layer", d, d);
-    if (c->guidance_embed) {
-        linear_load(&ld, &m->guid_in0, "guidance_in.in_layer", d, 256);
-        linear_load(&ld, &m->guid_in1, "guidance_in.out_layer", d, d);
-    }
-    linear_load(&ld, &m->vec_in0, "vector_in.in_layer", d, c->vec_in);
-    linear_load(&ld, &m->vec_in1, "vector_in.out_layer", d, d);
-    char    p[160];
-    int64_t col = 0;
+    int64_t                   d = c->hidden, f = c->mlp_hidden, col = 0;
+    linear_init(&m->img_in, d, c->in_channels, "img_in");
+    linear_init(&m->txt_in, d, c->context_in, "txt_in");
+    linear_init(&m->time_in0, d, 256, "time_in.in_layer");
+    linear_init(&m->time_in1, d, d, "time_in.out_layer");
+    linear_init(&m->guid_in0, d, 256, "guidance_in.in_layer");
+    linear_init(&m->guid_in1, d, d, "guidance_in.out_layer");
+    linear_init(&m->vec_in0, d, c->vec_in, "vector_in.in_layer");
+    linear_init(&m->vec_in1, d, d, "vector_in.out_layer");
     for (int64_t i = 0; i < c->depth; i++) {
-        struct double_block *b = &m->doubles[i];
-        snprintf(p, sizeof p, "double_blocks.%lld", (long long)i);
-        char n[200];
-#define LIN(field, suffix, o, in_)                                                                 \
-    snprintf(n, sizeof n, "%s." suffix, p);                                                        \
-    linear_load(&ld, &b->field, n, o, in_)
-        LIN(img_mod, "img_mod.lin", 6 * d, d);
-        LIN(txt_mod, "txt_mod.lin", 6 * d, d);
-        LIN(img_qkv, "img_attn.qkv", 3 * d, d);
-        LIN(txt_qkv, "txt_attn.qkv", 3 * d, d);
-        LIN(img_proj, "img_attn.proj", d, d);
-        LIN(txt_proj, "txt_attn.proj", d, d);
-        LIN(img_mlp0, "img_mlp.0", f, d);
-        LIN(img_mlp2, "img_mlp.2", d, f);
-        LIN(txt_mlp0, "txt_mlp.0", f, d);
-        LIN(txt_mlp2, "txt_mlp.2", d, f);
-#undef LIN
-        b->img_q_scale = ld_vectorf(&ld, hd, "%s.img_attn.norm.query_norm.scale", p);
-        b->img_k_scale = ld_vectorf(&ld, hd, "%s.img_attn.norm.key_norm.scale", p);
-        b->txt_q_scale = ld_vectorf(&ld, hd, "%s.txt_attn.norm.query_norm.scale", p);
-        b->txt_k_scale = ld_vectorf(&ld, hd, "%s.txt_attn.norm.key_norm.scale", p);
+        struct flux_double *b = &m->doubles[i];
+        const char         *p = "double_blocks";
+        long long           k = (long long)i;
+        linear_init(&b->img_mod, 6 * d, d, "%s.%lld.img_mod.lin", p, k);
+        linear_init(&b->txt_mod, 6 * d, d, "%s.%lld.txt_mod.lin", p, k);
+        linear_init(&b->img_qkv, 3 * d, d, "%s.%lld.img_attn.qkv", p, k);
+        linear_init(&b->txt_qkv, 3 * d, d, "%s.%lld.txt_attn.qkv", p, k);
+        linear_init(&b->img_proj, d, d, "%s.%lld.img_attn.proj", p, k);
+        linear_init(&b->txt_proj, d, d, "%s.%lld.txt_attn.proj", p, k);
+        linear_init(&b->img_mlp0, f, d, "%s.%lld.img_mlp.0", p, k);
+        linear_init(&b->img_mlp2, d, f, "%s.%lld.img_mlp.2", p, k);
+        linear_init(&b->txt_mlp0, f, d, "%s.%lld.txt_mlp.0", p, k);
+        linear_init(&b->txt_mlp2, d, f, "%s.%lld.txt_mlp.2", p, k);
         b->img_mod_col = col, col += 6 * d;
         b->txt_mod_col = col, col += 6 * d;
     }
     for (int64_t i = 0; i < c->depth_single; i++) {
-        struct single_block *b = &m->singles[i];
-        struct flux_linear   lin1 = {0};
-        snprintf(p, sizeof p, "single_blocks.%lld", (long long)i);
-        char n[200];
-        snprintf(n, sizeof n, "%s.modulation.lin", p);
-        linear_load(&ld, &b->mod, n, 3 * d, d);
-        snprintf(n, sizeof n, "%s.linear1", p);
-        linear_load(&ld, &lin1, n, 3 * d + f, d);
-        snprintf(n, sizeof n, "%s.linear2", p);
-        linear_load(&ld, &b->lin2, n, d, d + f);
-        b->q_scale = ld_vectorf(&ld, hd, "%s.norm.query_norm.scale", p);
-        b->k_scale = ld_vectorf(&ld, hd, "%s.norm.key_norm.scale", p);
-        if (ld.status == LW_OK) {
-            b->lin1_qkv = linear_rows(&lin1, 0, 3 * d);
-            b->lin1_mlp = linear_rows(&lin1, 3 * d, f);
-        }
+        struct flux_single *b = &m->singles[i];
+        linear_init(&b->mod, 3 * d, d, "single_blocks.%lld.modulation.lin", (long long)i);
+        linear_init(&b->lin1, 3 * d + f, d, "single_blocks.%lld.linear1", (long long)i);
+        linear_init(&b->lin2, d, d + f, "single_blocks.%lld.linear2", (long long)i);
         b->mod_col = col, col += 3 * d;
     }
-    linear_load(&ld, &m->final_mod, "final_layer.adaLN_modulation.1", 2 * d, d);
-    linear_load(&ld, &m->final_linear, "final_layer.linear", c->out_channels, d);
+    linear_init(&m->final_mod, 2 * d, d, "final_layer.adaLN_modulation.1");
+    linear_init(&m->final_linear, c->out_channels, d, "final_layer.linear");
     m->final_mod_col = col, col += 2 * d;
     m->mod_cols = col + c->in_channels; /* the step's Euler dt, broadcast over a token row, last */
-    status = ld.status;
-cleanup:
-    wt_close(file);
+    m->blocks = (int)(c->depth + c->depth_single);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Residency                                                                                        */
+
+/* Decides how many leading blocks stay on the device (flux_load_options) and the slot size. */
+static enum lw_status residency_plan(struct flux_model *m, const struct flux_load_options *o,
+                                     const uint64_t *block_bytes, uint64_t fixed, uint64_t *slot_bytes,
+                                     struct lw_error *err) {
+    int      n = m->blocks, k = n;
+    uint64_t total = 0, largest = 0;
+    for (int g = 0; g < n; g++) {
+        total += block_bytes[g];
+        if (block_bytes[g] > largest) largest = block_bytes[g];
+    }
+    if (o && o->stream_blocks > 0) {
+        k = n > o->stream_blocks ? n - o->stream_blocks : 0;
+    } else {
+        const struct cmp_device_info *info = cmp_device_info(m->device);
+        /* unified memory: a copy from host-visible to device-local memory would gain nothing */
+        uint64_t limit = o && o->device_bytes ? o->device_bytes
+                         : info->unified_memory ? 0 : info->device_local_bytes;
+        uint64_t reserve = o && o->activation_bytes ? o->activation_bytes : FLUX_ACTIVATION_RESERVE;
+        if (limit && fixed + total + reserve > limit) {
+            const double mib = 1048576.0;
+            if (fixed + reserve + 2 * largest > limit)
+                return lw_error_set(err, LW_ERR_DEVICE_MEMORY,
+                                    "%s: the transformer needs %.1f MiB of device memory even with "
+                                    "its blocks streamed (%.1f MiB resident, 2 × %.1f MiB slots, "
+                                    "%.1f MiB for activations); %.1f MiB available", m->path,
+                                    (fixed + reserve + 2 * largest) / mib, fixed / mib, largest / mib,
+                                    reserve / mib, limit / mib);
+            uint64_t avail = limit - fixed - reserve - 2 * largest, used = 0;
+            for (k = 0; k < n && used + block_bytes[k] <= avail; k++) used += block_bytes[k];
+        }
+    }
+    m->resident_blocks = k;
+    *slot_bytes = 0;
+    for (int g = k; g < n; g++) {
+        m->block_slot[g] = (g - k) % 2;
+        if (block_bytes[g] > *slot_bytes) *slot_bytes = block_bytes[g];
+    }
+    return LW_OK;
+}
+
+/* Places block g's matrix l for streaming: its bytes at *offset of the block's host copy, its
+ * weight tensor at the same offset of the block's device slot. The bias stays resident. */
+static void linear_stream(struct flux_model *m, struct ld_loader *ld, int g, struct flux_linear *l,
+                          uint64_t *offset) {
+    enum lw_dtype dtype = LW_DTYPE_F32;
+    uint64_t      bytes = linear_check(m, ld, l, &dtype);
+    if (ld->status != LW_OK) return;
+    weight_fill(m, ld, l, dtype, cmp_view_slice(m->block_host[g], *offset, bytes));
+    if (ld->status != LW_OK) return;
+    l->w = op_tensor_2d(cmp_view_slice(m->slot[m->block_slot[g]], *offset, bytes), dtype, l->out, l->in);
+    *offset += align256(bytes);
+    l->b = bias_load(m, ld, l);
+}
+
+static void block_load(struct flux_model *m, struct ld_loader *ld, int g) {
+    struct flux_linear *ls[8];
+    int                 count = block_matrices(m, g, ls);
+    uint64_t            offset = 0;
+    for (int i = 0; i < count; i++) {
+        if (g < m->resident_blocks) flux_linear_stage(m, ld, m->matrices, ls[i]);
+        else linear_stream(m, ld, g, ls[i], &offset);
+    }
+    int64_t hd = m->cfg.head_dim, d = m->cfg.hidden;
+    if (g < m->cfg.depth) {
+        struct flux_double *b = &m->doubles[g];
+        const char         *p = "double_blocks";
+        b->img_q_scale = ld_vectorf(ld, hd, "%s.%d.img_attn.norm.query_norm.scale", p, g);
+        b->img_k_scale = ld_vectorf(ld, hd, "%s.%d.img_attn.norm.key_norm.scale", p, g);
+        b->txt_q_scale = ld_vectorf(ld, hd, "%s.%d.txt_attn.norm.query_norm.scale", p, g);
+        b->txt_k_scale = ld_vectorf(ld, hd, "%s.%d.txt_attn.norm.key_norm.scale", p, g);
+    } else {
+        struct flux_single *b = &m->singles[g - m->cfg.depth];
+        int                 i = g - (int)m->cfg.depth;
+        b->q_scale = ld_vectorf(ld, hd, "single_blocks.%d.norm.query_norm.scale", i);
+        b->k_scale = ld_vectorf(ld, hd, "single_blocks.%d.norm.key_norm.scale", i);
+        if (ld->status == LW_OK) {
+            b->lin1_qkv = linear_rows(&b->lin1, 0, 3 * d);
+            b->lin1_mlp = linear_rows(&b->lin1, 3 * d, m->cfg.mlp_hidden);
+        }
+    }
+}
+
+enum lw_status flux_load(struct cmp_device *device, const char *path, struct flux_model **out,
+                         struct lw_error *err) {
+    return flux_load_with(device, path, NULL, out, err);
+}
+
+enum lw_status flux_load_with(struct cmp_device *device, const char *path,
+                              const struct flux_load_options *options, struct flux_model **out,
+                              struct lw_error *err) {
+    *out = NULL;
+    struct flux_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    }
+    m->device = device;
+    enum lw_status status = wt_open(path, &m->file, err);
+    if (status == LW_OK) status = ld_resources_create(device, &m->res, err);
+    if (status != LW_OK) goto done;
+    m->layout = wt_flux_layout(m->file);
+    struct ld_loader ld = flux_loader(m, m->res.weights, err);
+    if ((status = config_read(&ld, &m->cfg, err)) != LW_OK) goto done;
+    modules_init(m);
+    const struct flux_config *c = &m->cfg;
+    /* pass 1: every tensor's shape; sizes of what stays, what streams and what is staged */
+    uint64_t block_bytes[2 * FLUX_MAX_BLOCKS] = {0}, fixed = 0, vec = 4 * align256((uint64_t)c->head_dim * 4);
+    struct flux_linear *ls[2 * FLUX_MAX_BLOCKS + 8];
+    int                 count = flux_conditioning_linears(m, ls, (int)(sizeof ls / sizeof ls[0]));
+    enum lw_dtype dtype;
+    for (int i = 0; i < count; i++) m->memory.conditioning += align256(linear_check(m, &ld, ls[i], &dtype));
+    struct flux_linear *globals[] = {&m->img_in, &m->txt_in, &m->final_linear};
+    uint64_t vectors = 0; /* biases and norm scales (f32), never streamed */
+    for (int i = 0; i < 3; i++)
+        fixed += align256(linear_check(m, &ld, globals[i], &dtype)), vectors += align256((uint64_t)globals[i]->out * 4);
+    for (int g = 0; g < m->blocks; g++) {
+        int n = block_matrices(m, g, ls);
+        for (int i = 0; i < n; i++) {
+            block_bytes[g] += align256(linear_check(m, &ld, ls[i], &dtype));
+            vectors += align256((uint64_t)ls[i]->out * 4);
+        }
+        vectors += vec;
+    }
+    fixed += vectors;
+    uint64_t slot_bytes = 0;
+    if ((status = ld.status) != LW_OK ||
+        (status = residency_plan(m, options, block_bytes, fixed, &slot_bytes, err)) != LW_OK)
+        goto done;
+    /* pass 2: uploads */
+    if (m->resident_blocks < m->blocks) {
+        if ((status = cmp_arena_create(device, CMP_MEMORY_HOST, 0, &m->host_arena, err)) ||
+            (status = cmp_arena_create(device, CMP_MEMORY_DEVICE, slot_bytes, &m->slot_arena, err)) ||
+            (status = cmp_arena_alloc(m->slot_arena, slot_bytes, &m->slot[0], err)) ||
+            (status = cmp_arena_alloc(m->slot_arena, slot_bytes, &m->slot[1], err)))
+            goto done;
+        for (int g = m->resident_blocks; g < m->blocks && status == LW_OK; g++)
+            status = cmp_arena_alloc(m->host_arena, block_bytes[g], &m->block_host[g], err);
+        if (status != LW_OK) {
+            lw_error_prefix(err, "%s: streaming %d blocks: ", path, m->blocks - m->resident_blocks);
+            goto done;
+        }
+    }
+    /* An arena's blocks would leave the tail of a block unused whenever the next matrix does not fit
+     * (up to a third of the weights at FLUX's sizes): matrices get buffers of their own. */
+    if ((status = cmp_arena_create(device, CMP_MEMORY_DEVICE, 4096, &m->matrices, err)) != LW_OK) goto done;
+    cmp_arena_destroy(m->res.weights); /* empty: remade at the size of the vectors */
+    m->res.weights = NULL;
+    if ((status = cmp_arena_create(device, CMP_MEMORY_DEVICE, vectors < (255ull << 20) ? vectors + 65536 : 0,
+                                   &m->res.weights, err)) != LW_OK)
+        goto done;
+    ld.arena = m->res.weights;
+    for (int i = 0; i < 3; i++) flux_linear_stage(m, &ld, m->matrices, globals[i]);
+    for (int g = 0; g < m->blocks; g++) block_load(m, &ld, g);
+    if ((status = ld.status) != LW_OK) goto done;
+    m->memory.resident = cmp_arena_used_bytes(m->res.weights) + cmp_arena_used_bytes(m->matrices);
+    m->memory.streamed = m->host_arena ? cmp_arena_used_bytes(m->host_arena) : 0;
+    m->memory.slots = m->slot_arena ? cmp_arena_used_bytes(m->slot_arena) : 0;
+    m->memory.blocks = m->blocks;
+    m->memory.streamed_blocks = m->blocks - m->resident_blocks;
+done:
     if (status != LW_OK) {
         flux_destroy(m);
         return status;
@@ -242,12 +509,15 @@ cleanup:
     return LW_OK;
 }
 
-static void lora_detach(struct flux_model *m);
-
 void flux_destroy(struct flux_model *m) {
     if (!m) return;
-    lora_detach(m);
+    flux_lora_detach(m);
+    cmp_arena_destroy(m->slot_arena);
+    cmp_arena_destroy(m->host_arena);
+    cmp_arena_destroy(m->matrices);
     ld_resources_destroy(&m->res);
+    wt_close(m->file);
+    free(m->path);
     free(m);
 }
 
@@ -255,598 +525,7 @@ const struct flux_config *flux_config(const struct flux_model *m) {
     return &m->cfg;
 }
 
-/* ---------------------------------------------------------------------------------------------- */
-/* LoRWeB basis                                                                                     */
-
-/* The Linear and output row offset a LoRWeB module (diffusers naming) adapts (spec-lorweb §1.2). */
-static struct flux_linear *lora_target(struct flux_model *m, const char *module, int64_t *row0) {
-    int     i, n = 0;
-    int64_t d = m->cfg.hidden;
-    char    rest[128];
-    *row0 = 0;
-    if (sscanf(module, "transformer_blocks.%d.%127s%n", &i, rest, &n) == 2 && i >= 0 && i < m->cfg.depth) {
-        struct double_block *b = &m->doubles[i];
-        static const char *const names[] = {"norm1.linear", "norm1_context.linear", "attn.to_q",
-                                            "attn.to_k", "attn.to_v", "attn.add_q_proj",
-                                            "attn.add_k_proj", "attn.add_v_proj", "attn.to_out.0",
-                                            "attn.to_add_out", "ff.net.0.proj", "ff.net.2",
-                                            "ff_context.net.0.proj", "ff_context.net.2"};
-        struct flux_linear *targets[] = {&b->img_mod,  &b->txt_mod,  &b->img_qkv,  &b->img_qkv,
-                                         &b->img_qkv,  &b->txt_qkv,  &b->txt_qkv,  &b->txt_qkv,
-                                         &b->img_proj, &b->txt_proj, &b->img_mlp0, &b->img_mlp2,
-                                         &b->txt_mlp0, &b->txt_mlp2};
-        const int64_t rows[] = {0, 0, 0, d, 2 * d, 0, d, 2 * d, 0, 0, 0, 0, 0, 0};
-        for (int k = 0; k < 14; k++)
-            if (strcmp(rest, names[k]) == 0) {
-                *row0 = rows[k];
-                return targets[k];
-            }
-    } else if (sscanf(module, "single_transformer_blocks.%d.%127s", &i, rest) == 2 && i >= 0 &&
-               i < m->cfg.depth_single) {
-        struct single_block *b = &m->singles[i];
-        if (!strcmp(rest, "norm.linear")) return &b->mod;
-        if (!strcmp(rest, "attn.to_q")) return &b->lin1_qkv;
-        if (!strcmp(rest, "attn.to_k")) return *row0 = d, &b->lin1_qkv;
-        if (!strcmp(rest, "attn.to_v")) return *row0 = 2 * d, &b->lin1_qkv;
-        if (!strcmp(rest, "proj_mlp")) return &b->lin1_mlp;
-        if (!strcmp(rest, "proj_out")) return &b->lin2;
-    }
-    return NULL;
-}
-
-static const struct wt_tensor *lora_tensor(const struct wt_file *f, const char *module, const char *what) {
-    char name[256];
-    snprintf(name, sizeof name, "transformer.%s.%s", module, what);
-    const struct wt_tensor *t = wt_find(f, name);
-    if (!t) {
-        snprintf(name, sizeof name, "transformer.%s.%s.weight", module, what);
-        t = wt_find(f, name);
-    }
-    return t;
-}
-
-static float *read_all(const struct wt_tensor *t, struct lw_error *err, enum lw_status *status) {
-    uint64_t n = wt_elements(t);
-    float   *out = malloc((n ? n : 1) * sizeof *out);
-    if (!out) {
-        *status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-        return NULL;
-    }
-    *status = wt_read_f32(t, out, n, err);
-    if (*status != LW_OK) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-static enum lw_status lora_load(struct flux_model *m, const struct wt_file *f, const char *path,
-                                const char *module, struct lora_path *l, struct lw_error *err) {
-    enum lw_status          status = LW_OK;
-    const struct wt_tensor *ta = lora_tensor(f, module, "lora_A"), *tb = lora_tensor(f, module, "lora_B");
-    const struct wt_tensor *tk = lora_tensor(f, module, "lora_keys");
-    const struct wt_tensor *tq = lora_tensor(f, module, "att_lora_to_q");
-    if (!ta || !tb || !tk || !tq)
-        return lw_error_set(err, LW_ERR_MISSING, "%s: module %s lacks lora_A, lora_B, lora_keys or "
-                            "att_lora_to_q", path, module);
-    if (ta->ndim != 3 || tb->ndim != 3 || tk->ndim != 2 || tq->ndim != 2 || tb->shape[0] != ta->shape[0] ||
-        tb->shape[1] != ta->shape[2] || tk->shape[0] != ta->shape[0] || tq->shape[0] != tk->shape[1])
-        return lw_error_set(err, LW_ERR_SHAPE, "%s: module %s: inconsistent shapes (lora_A [N, in, r], "
-                            "lora_B [N, r, out], keys [N, K], att_lora_to_q [K, Q])", path, module);
-    int64_t             n = ta->shape[0], in = ta->shape[1], r = ta->shape[2], out = tb->shape[2];
-    int64_t             row0;
-    struct flux_linear *target = lora_target(m, module, &row0);
-    if (!target)
-        return lw_error_set(err, LW_ERR_SHAPE, "%s: module %s is not a Linear of this transformer",
-                            path, module);
-    if (target->in != in || row0 + out > target->out)
-        return lw_error_set(err, LW_ERR_SHAPE, "%s: module %s is %lld → %lld, the transformer's "
-                            "Linear is %lld → %lld", path, module, (long long)in, (long long)out,
-                            (long long)target->in, (long long)(target->out - row0));
-    if (target->lora_count == MAX_LORA_PER_LINEAR)
-        return lw_error_set(err, LW_ERR_FORMAT, "%s: module %s adapts a Linear twice", path, module);
-    snprintf(l->name, sizeof l->name, "%s", module);
-    l->in = in, l->out = out, l->basis = n, l->rank = r, l->rank_total = n * r, l->row0 = row0;
-    l->k_dim = tk->shape[1], l->q_dim = tq->shape[1];
-    float *a = read_all(ta, err, &status), *b = a ? read_all(tb, err, &status) : NULL;
-    l->keys = b ? read_all(tk, err, &status) : NULL;
-    l->projection = l->keys ? read_all(tq, err, &status) : NULL;
-    int64_t R = n * r;
-    float  *as = NULL, *bs = NULL;
-    if (status == LW_OK) {
-        as = malloc((size_t)(R * in) * sizeof *as);
-        bs = malloc((size_t)(out * R) * sizeof *bs);
-        if (!as || !bs) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    }
-    if (status == LW_OK) {
-        for (int64_t k = 0; k < n; k++) /* A (R, in): row k·r + j = A[k][·][j]; B (out, R) likewise */
-            for (int64_t j = 0; j < r; j++) {
-                for (int64_t i = 0; i < in; i++) as[(k * r + j) * in + i] = a[(k * in + i) * r + j];
-                for (int64_t o = 0; o < out; o++) bs[o * R + k * r + j] = b[(k * r + j) * out + o];
-            }
-        struct cmp_view va, vb, vc;
-        if ((status = cmp_arena_alloc(m->lora_arena, (uint64_t)(R * in) * 4, &va, err)) == LW_OK &&
-            (status = cmp_arena_alloc(m->lora_arena, (uint64_t)(out * R) * 4, &vb, err)) == LW_OK &&
-            (status = cmp_arena_alloc(m->lora_arena, (uint64_t)R * 4, &vc, err)) == LW_OK &&
-            (status = cmp_view_upload(va, as, (uint64_t)(R * in) * 4, err)) == LW_OK &&
-            (status = cmp_view_upload(vb, bs, (uint64_t)(out * R) * 4, err)) == LW_OK) {
-            l->a = op_tensor_2d(va, LW_DTYPE_F32, R, in);
-            l->b = op_tensor_2d(vb, LW_DTYPE_F32, out, R);
-            l->c = op_tensor_2d(vc, LW_DTYPE_F32, 1, R);
-            float *zeros = calloc((size_t)R, sizeof *zeros);
-            status = zeros ? cmp_view_upload(vc, zeros, (uint64_t)R * 4, err)
-                           : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-            free(zeros);
-        }
-    }
-    free(a), free(b), free(as), free(bs);
-    if (status == LW_OK) target->lora[target->lora_count++] = (int)(l - m->loras);
-    return status;
-}
-
-static void lora_detach(struct flux_model *m) {
-    for (int i = 0; i < m->lora_count; i++) free(m->loras[i].projection), free(m->loras[i].keys);
-    free(m->loras);
-    m->loras = NULL;
-    m->lora_count = 0;
-    cmp_arena_destroy(m->lora_arena);
-    m->lora_arena = NULL;
-    /* bounded by MAX_BLOCKS too: this also runs on a model whose config was rejected */
-    for (int64_t i = 0; i < m->cfg.depth && i < MAX_BLOCKS; i++) {
-        struct double_block *b = &m->doubles[i];
-        struct flux_linear  *ls[] = {&b->img_mod,  &b->txt_mod,  &b->img_qkv,  &b->txt_qkv,  &b->img_proj,
-                                     &b->txt_proj, &b->img_mlp0, &b->img_mlp2, &b->txt_mlp0, &b->txt_mlp2};
-        for (size_t k = 0; k < sizeof ls / sizeof ls[0]; k++) ls[k]->lora_count = 0;
-    }
-    for (int64_t i = 0; i < m->cfg.depth_single && i < MAX_BLOCKS; i++) {
-        struct single_block *b = &m->singles[i];
-        b->mod.lora_count = b->lin1_qkv.lora_count = b->lin1_mlp.lora_count = b->lin2.lora_count = 0;
-    }
-}
-
-enum lw_status flux_lorweb_attach(struct flux_model *m, const char *path, struct lw_error *err) {
-    lora_detach(m);
-    struct wt_file *f = NULL;
-    enum lw_status  status = wt_open(path, &f, err);
-    if (status != LW_OK) return status;
-    size_t modules = 0;
-    for (size_t i = 0; i < wt_count(f); i++) {
-        const char *name = wt_at(f, i)->name;
-        size_t      len = strlen(name);
-        if (len > 7 && strcmp(name + len - 7, ".lora_A") == 0) modules++;
-        else if (len > 14 && strcmp(name + len - 14, ".lora_A.weight") == 0) modules++;
-    }
-    if (modules == 0) {
-        wt_close(f);
-        return lw_error_set(err, LW_ERR_MISSING, "%s: no LoRWeB modules (no *.lora_A tensors)", path);
-    }
-    m->loras = calloc(modules, sizeof *m->loras);
-    if (!m->loras) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    if (status == LW_OK) status = cmp_arena_create(m->device, CMP_MEMORY_DEVICE, 0, &m->lora_arena, err);
-    for (size_t i = 0; i < wt_count(f) && status == LW_OK; i++) {
-        char        module[200];
-        const char *name = wt_at(f, i)->name, *end = strstr(name, ".lora_A");
-        if (!end || strncmp(name, "transformer.", 12) != 0 || (end[7] && strcmp(end, ".lora_A.weight")))
-            continue;
-        snprintf(module, sizeof module, "%.*s", (int)(end - name - 12), name + 12);
-        status = lora_load(m, f, path, module, &m->loras[m->lora_count], err);
-        if (status == LW_OK) m->lora_count++;
-    }
-    wt_close(f);
-    /* Every module must share N and the query size: one query mixes them all. */
-    for (int i = 1; i < m->lora_count && status == LW_OK; i++)
-        if (m->loras[i].basis != m->loras[0].basis || m->loras[i].q_dim != m->loras[0].q_dim)
-            status = lw_error_set(err, LW_ERR_SHAPE, "%s: module %s has %lld basis elements and query "
-                                  "%lld; %s has %lld and %lld", path, m->loras[i].name,
-                                  (long long)m->loras[i].basis, (long long)m->loras[i].q_dim,
-                                  m->loras[0].name, (long long)m->loras[0].basis,
-                                  (long long)m->loras[0].q_dim);
-    if (status != LW_OK) lora_detach(m);
-    return status;
-}
-
-int flux_lorweb_modules(const struct flux_model *m) {
-    return m->lora_count;
-}
-
-int flux_lorweb_basis(const struct flux_model *m) {
-    return m->lora_count ? (int)m->loras[0].basis : 0;
-}
-
-const char *flux_lorweb_module_name(const struct flux_model *m, int i) {
-    return i >= 0 && i < m->lora_count ? m->loras[i].name : NULL;
-}
-
-void flux_lorweb_query_params(const struct flux_model *m, int i, const float **projection,
-                              const float **keys, int64_t *k_dim, int64_t *q_dim) {
-    const struct lora_path *l = &m->loras[i];
-    *projection = l->projection, *keys = l->keys, *k_dim = l->k_dim, *q_dim = l->q_dim;
-}
-
-enum lw_status flux_lorweb_set(struct flux_model *m, int i, const float *coeffs, float strength,
-                               struct lw_error *err) {
-    if (i < 0 || i >= m->lora_count)
-        return lw_error_set(err, LW_ERR_ARGUMENT, "LoRWeB module %d out of range", i);
-    struct lora_path *l = &m->loras[i];
-    float             c[4096];
-    if (l->rank_total > 4096) return lw_error_set(err, LW_ERR_UNSUPPORTED, "basis × rank over 4096");
-    for (int64_t k = 0; k < l->basis; k++)
-        for (int64_t j = 0; j < l->rank; j++) c[k * l->rank + j] = strength * coeffs[k];
-    return cmp_view_upload(l->c.view, c, (uint64_t)l->rank_total * 4, err);
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* Forward recording                                                                                */
-
-struct flux_run {
-    struct op_ctx    ctx;
-    int64_t          t, n, c, l, s; /* text, noise, context, all tokens; modulation rows */
-    struct op_tensor x, a, qkv, cat, h, tmp, lora_t; /* (L,D) (L,D) (L,3D) (L,D+F) (L,F) (L,W) (L,R) */
-    struct op_tensor tokens, txt, rope, out;         /* (N+C, in) (T, ctx) (L, hd) (N, out) */
-    struct op_tensor mod;                            /* (1, mod_cols): the current step's row */
-    struct op_tensor mod_all, vec, sv, emb_t, emb_g, hid, y;
-};
-
-/* y (M, out) ⟵ mode/act/gate applied to x·Wᵀ + b + Σ LoRWeB deltas on their row slices. */
-static enum lw_status linear(struct flux_model *m, struct flux_run *r, const struct flux_linear *l,
-                             struct op_tensor x, struct op_tensor y, enum op_act act,
-                             enum op_matmul_mode mode, struct op_tensor gate, struct lw_error *err) {
-    enum lw_status        status;
-    struct op_matmul_args mm = {.x = x, .w = l->w, .bias = l->b, .y = y, .act = act, .mode = mode, .gate = gate};
-    if (l->lora_count == 0) return op_matmul(&r->ctx, &mm, err);
-    /* With a basis the activation and residual must come after the deltas. */
-    struct op_tensor dst = y;
-    if (mode == OP_ACCUMULATE) dst = op_tensor_slice(r->tmp, 0, x.rows, 0, l->out);
-    mm = (struct op_matmul_args){.x = x, .w = l->w, .bias = l->b, .y = dst};
-    TRY(op_matmul(&r->ctx, &mm, err));
-    for (int i = 0; i < l->lora_count; i++) {
-        const struct lora_path *p = &m->loras[l->lora[i]];
-        struct op_tensor        t = op_tensor_slice(r->lora_t, 0, x.rows, 0, p->rank_total);
-        mm = (struct op_matmul_args){.x = x, .w = p->a, .y = t};
-        TRY(op_matmul(&r->ctx, &mm, err));
-        TRY(op_binary(&r->ctx, OP_MUL, t, p->c, t, err));
-        mm = (struct op_matmul_args){.x = t, .w = p->b, .y = op_tensor_slice(dst, 0, x.rows, p->row0, p->out),
-                                     .mode = OP_ACCUMULATE};
-        TRY(op_matmul(&r->ctx, &mm, err));
-    }
-    if (act != OP_ACT_NONE) TRY(op_act(&r->ctx, act, dst, dst, err));
-    if (mode == OP_ACCUMULATE) {
-        if (!op_tensor_absent(&gate)) TRY(op_binary(&r->ctx, OP_MUL, dst, gate, dst, err));
-        TRY(op_binary(&r->ctx, OP_ADD, y, dst, y, err));
-    }
-    return LW_OK;
-}
-
-static struct op_tensor mod_chunk(struct flux_run *r, int64_t col, int64_t chunk, int64_t d) {
-    return op_tensor_slice(r->mod, 0, 1, col + chunk * d, d);
-}
-
-static enum lw_status modulate(struct flux_run *r, struct op_tensor x, struct op_tensor y,
-                               struct op_tensor shift, struct op_tensor scale, struct lw_error *err) {
-    struct op_norm_args a = {.x = x, .shift = shift, .scale = scale, .y = y, .eps = 1e-6f};
-    return op_norm(&r->ctx, &a, err);
-}
-
-static enum lw_status qk(struct flux_run *r, const struct flux_config *c, int64_t row0, int64_t rows,
-                         struct op_tensor q_scale, struct op_tensor k_scale, struct lw_error *err) {
-    int64_t           d = c->hidden;
-    struct op_qk_args a = {
-        .q = op_tensor_slice(r->qkv, row0, rows, 0, d),
-        .k = op_tensor_slice(r->qkv, row0, rows, d, d),
-        .q_scale = q_scale, .k_scale = k_scale,
-        .rope = op_tensor_slice(r->rope, row0, rows, 0, r->rope.cols),
-        .heads = c->heads, .head_dim = c->head_dim, .eps = 1e-6f,
-    };
-    return op_qk_norm_rope(&r->ctx, &a, err);
-}
-
-static enum lw_status attention(struct flux_run *r, const struct flux_config *c, struct lw_error *err) {
-    int64_t                  d = c->hidden;
-    struct op_attention_args a = {
-        .q = op_tensor_slice(r->qkv, 0, r->l, 0, d), .k = op_tensor_slice(r->qkv, 0, r->l, d, d),
-        .v = op_tensor_slice(r->qkv, 0, r->l, 2 * d, d), .out = op_tensor_slice(r->cat, 0, r->l, 0, d),
-        .heads = c->heads, .head_dim = c->head_dim, .scale = (float)(1.0 / sqrt((double)c->head_dim)),
-    };
-    return op_attention(&r->ctx, &a, err);
-}
-
-/* One stream of a double block: rows [row0, row0 + rows) of x. */
-struct stream {
-    int64_t                   row0, rows, mod_col;
-    const struct flux_linear *qkv, *proj, *mlp0, *mlp2, *mod;
-    struct op_tensor          q_scale, k_scale;
-};
-
-static enum lw_status double_block(struct flux_model *m, struct flux_run *r, const struct double_block *b,
-                                   struct lw_error *err) {
-    const struct flux_config *c = &m->cfg;
-    enum lw_status            status;
-    int64_t                   d = c->hidden, f = c->mlp_hidden;
-    struct stream             s[2] = {
-        {0, r->t, b->txt_mod_col, &b->txt_qkv, &b->txt_proj, &b->txt_mlp0, &b->txt_mlp2, &b->txt_mod,
-         b->txt_q_scale, b->txt_k_scale},
-        {r->t, r->n + r->c, b->img_mod_col, &b->img_qkv, &b->img_proj, &b->img_mlp0, &b->img_mlp2,
-         &b->img_mod, b->img_q_scale, b->img_k_scale},
-    };
-    for (int i = 0; i < 2; i++) {
-        if (s[i].rows == 0) continue;
-        struct op_tensor x = op_tensor_slice(r->x, s[i].row0, s[i].rows, 0, d);
-        struct op_tensor a = op_tensor_slice(r->a, s[i].row0, s[i].rows, 0, d);
-        TRY(modulate(r, x, a, mod_chunk(r, s[i].mod_col, 0, d), mod_chunk(r, s[i].mod_col, 1, d), err));
-        TRY(linear(m, r, s[i].qkv, a, op_tensor_slice(r->qkv, s[i].row0, s[i].rows, 0, 3 * d), OP_ACT_NONE,
-                   OP_STORE, (struct op_tensor){0}, err));
-        TRY(qk(r, c, s[i].row0, s[i].rows, s[i].q_scale, s[i].k_scale, err));
-    }
-    TRY(attention(r, c, err));
-    for (int i = 0; i < 2; i++) {
-        if (s[i].rows == 0) continue;
-        int64_t          col = s[i].mod_col;
-        struct op_tensor x = op_tensor_slice(r->x, s[i].row0, s[i].rows, 0, d);
-        struct op_tensor a = op_tensor_slice(r->a, s[i].row0, s[i].rows, 0, d);
-        struct op_tensor h = op_tensor_slice(r->h, s[i].row0, s[i].rows, 0, f);
-        TRY(linear(m, r, s[i].proj, op_tensor_slice(r->cat, s[i].row0, s[i].rows, 0, d), x, OP_ACT_NONE,
-                   OP_ACCUMULATE, mod_chunk(r, col, 2, d), err));
-        TRY(modulate(r, x, a, mod_chunk(r, col, 3, d), mod_chunk(r, col, 4, d), err));
-        TRY(linear(m, r, s[i].mlp0, a, h, OP_ACT_GELU_TANH, OP_STORE, (struct op_tensor){0}, err));
-        TRY(linear(m, r, s[i].mlp2, h, x, OP_ACT_NONE, OP_ACCUMULATE, mod_chunk(r, col, 5, d), err));
-    }
-    return LW_OK;
-}
-
-static enum lw_status single_block(struct flux_model *m, struct flux_run *r, const struct single_block *b,
-                                   struct lw_error *err) {
-    const struct flux_config *c = &m->cfg;
-    enum lw_status            status;
-    int64_t                   d = c->hidden, f = c->mlp_hidden;
-    TRY(modulate(r, r->x, r->a, mod_chunk(r, b->mod_col, 0, d), mod_chunk(r, b->mod_col, 1, d), err));
-    TRY(linear(m, r, &b->lin1_qkv, r->a, r->qkv, OP_ACT_NONE, OP_STORE, (struct op_tensor){0}, err));
-    TRY(qk(r, c, 0, r->l, b->q_scale, b->k_scale, err));
-    TRY(attention(r, c, err));
-    TRY(linear(m, r, &b->lin1_mlp, r->a, op_tensor_slice(r->cat, 0, r->l, d, f), OP_ACT_GELU_TANH,
-               OP_STORE, (struct op_tensor){0}, err));
-    return linear(m, r, &b->lin2, r->cat, r->x, OP_ACT_NONE, OP_ACCUMULATE, mod_chunk(r, b->mod_col, 2, d),
-                  err);
-}
-
-/* Records one model evaluation reading r->tokens and r->mod, writing r->out (N, out); with
- * `update`, also the Euler step tokens[:N] += dt · out. */
-static enum lw_status record_forward(struct flux_model *m, struct flux_run *r, bool update,
-                                     struct lw_error *err) {
-    const struct flux_config *c = &m->cfg;
-    enum lw_status            status;
-    int64_t                   d = c->hidden;
-    TRY(linear(m, r, &m->img_in, r->tokens, op_tensor_slice(r->x, r->t, r->n + r->c, 0, d), OP_ACT_NONE,
-               OP_STORE, (struct op_tensor){0}, err));
-    if (r->t) TRY(linear(m, r, &m->txt_in, r->txt, op_tensor_slice(r->x, 0, r->t, 0, d), OP_ACT_NONE,
-                         OP_STORE, (struct op_tensor){0}, err));
-    for (int64_t i = 0; i < c->depth; i++) TRY(double_block(m, r, &m->doubles[i], err));
-    for (int64_t i = 0; i < c->depth_single; i++) TRY(single_block(m, r, &m->singles[i], err));
-    struct op_tensor xn = op_tensor_slice(r->x, r->t, r->n, 0, d), an = op_tensor_slice(r->a, r->t, r->n, 0, d);
-    TRY(modulate(r, xn, an, mod_chunk(r, m->final_mod_col, 0, d), mod_chunk(r, m->final_mod_col, 1, d), err));
-    TRY(linear(m, r, &m->final_linear, an, r->out, OP_ACT_NONE, OP_STORE, (struct op_tensor){0}, err));
-    if (update) {
-        struct op_tensor dt = op_tensor_slice(r->mod, 0, 1, m->mod_cols - c->in_channels, c->in_channels);
-        struct op_tensor x = op_tensor_slice(r->tokens, 0, r->n, 0, c->in_channels);
-        TRY(op_binary(&r->ctx, OP_MUL, r->out, dt, r->out, err));
-        TRY(op_binary(&r->ctx, OP_ADD, x, r->out, x, err));
-    }
-    return LW_OK;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* Conditioning, ids, RoPE                                                                          */
-
-/* Sinusoidal embedding of 1000·s, cosines first (BFL timestep_embedding, fp32 throughout). */
-static void timestep_embedding(float s, float *out) {
-    float a = 1000.0f * s;
-    for (int k = 0; k < 128; k++) {
-        float freq = expf(-logf(10000.0f) * (float)k / 128.0f);
-        out[k] = cosf(a * freq);
-        out[128 + k] = sinf(a * freq);
-    }
-}
-
-/* RoPE table (L, head_dim/2, 2, 2) from ids (L, 3): frequencies in double as BFL's rope(). */
-static void rope_table(const struct flux_config *c, const float *ids, int64_t l, float *out) {
-    int64_t pairs = c->head_dim / 2;
-    for (int64_t t = 0; t < l; t++) {
-        int64_t p = 0;
-        for (int axis = 0; axis < 3; axis++) {
-            int64_t dim = c->axes_dim[axis];
-            for (int64_t k = 0; k < dim / 2; k++, p++) {
-                double omega = 1.0 / pow(c->theta, (double)(2 * k) / (double)dim);
-                double phi = (double)ids[t * 3 + axis] * omega;
-                float *r = out + (t * pairs + p) * 4;
-                r[0] = (float)cos(phi), r[1] = (float)-sin(phi), r[2] = (float)sin(phi), r[3] = (float)cos(phi);
-            }
-        }
-    }
-}
-
-/* Ids of the whole sequence [txt ; noise ; context], explicit or standard (spec §2.3). */
-static void sequence_ids(const struct flux_inputs *in, int64_t n, int64_t cn, float *ids) {
-    int64_t t = in->t_tokens;
-    memset(ids, 0, (size_t)(t + n + cn) * 3 * sizeof *ids);
-    if (in->txt_ids) memcpy(ids, in->txt_ids, (size_t)t * 3 * sizeof *ids);
-    float *img = ids + t * 3, *ctx = ids + (t + n) * 3;
-    if (in->img_ids) memcpy(img, in->img_ids, (size_t)n * 3 * sizeof *ids);
-    else
-        for (int64_t i = 0; i < n; i++) img[i * 3 + 1] = (float)(i / in->grid_w), img[i * 3 + 2] = (float)(i % in->grid_w);
-    if (in->ctx_ids) memcpy(ctx, in->ctx_ids, (size_t)cn * 3 * sizeof *ids);
-    else
-        for (int64_t i = 0; i < cn; i++)
-            ctx[i * 3] = 1, ctx[i * 3 + 1] = (float)(i / in->ctx_grid_w), ctx[i * 3 + 2] = (float)(i % in->ctx_grid_w);
-}
-
-static enum lw_status alloc2d(struct flux_model *m, int64_t rows, int64_t cols, struct op_tensor *t,
-                              struct lw_error *err) {
-    struct cmp_view v;
-    enum lw_status  status = cmp_arena_alloc(m->res.activations, (uint64_t)(rows * cols) * 4, &v, err);
-    if (status == LW_OK) *t = op_tensor_2d(v, LW_DTYPE_F32, rows, cols);
-    return status;
-}
-
-/* Sizes the activations for this sequence and uploads the step-independent inputs. */
-static enum lw_status run_begin(struct flux_model *m, struct flux_run *r, const struct flux_inputs *in,
-                                int64_t steps, struct lw_error *err) {
-    const struct flux_config *c = &m->cfg;
-    enum lw_status            status;
-    memset(r, 0, sizeof *r);
-    r->t = in->t_tokens, r->n = in->grid_h * in->grid_w;
-    r->c = in->context ? in->ctx_grid_h * in->ctx_grid_w : 0;
-    r->l = r->t + r->n + r->c, r->s = steps;
-    if (r->n <= 0 || r->t < 0 || r->c < 0 || steps <= 0 || (r->t && !in->txt) || !in->y)
-        return lw_error_set(err, LW_ERR_ARGUMENT, "flux: bad inputs (%lld text, %lld noise, %lld context "
-                            "tokens, %lld steps)", (long long)r->t, (long long)r->n, (long long)r->c,
-                            (long long)steps);
-    int64_t d = c->hidden, f = c->mlp_hidden, rmax = 1, wide = 3 * d > f ? 3 * d : f;
-    for (int i = 0; i < m->lora_count; i++)
-        if (m->loras[i].rank_total > rmax) rmax = m->loras[i].rank_total;
-    int64_t rows = r->l > steps ? r->l : steps, tmp_cols = wide > 6 * d ? wide : 6 * d;
-    cmp_cmd_reset(m->res.cmd);
-    cmp_arena_reset(m->res.activations);
-    r->ctx = (struct op_ctx){.device = m->device, .cmd = m->res.cmd};
-    TRY(alloc2d(m, r->l, d, &r->x, err));
-    TRY(alloc2d(m, r->l, d, &r->a, err));
-    TRY(alloc2d(m, r->l, 3 * d, &r->qkv, err));
-    TRY(alloc2d(m, r->l, d + f, &r->cat, err));
-    TRY(alloc2d(m, r->l, f, &r->h, err));
-    TRY(alloc2d(m, rows, tmp_cols, &r->tmp, err));
-    TRY(alloc2d(m, rows, rmax, &r->lora_t, err));
-    TRY(alloc2d(m, r->n + r->c, c->in_channels, &r->tokens, err));
-    TRY(alloc2d(m, r->t ? r->t : 1, c->context_in, &r->txt, err));
-    TRY(alloc2d(m, r->l, c->head_dim * 2, &r->rope, err));
-    TRY(alloc2d(m, r->n, c->out_channels, &r->out, err));
-    TRY(alloc2d(m, 1, m->mod_cols, &r->mod, err));
-    TRY(alloc2d(m, steps, m->mod_cols, &r->mod_all, err));
-    TRY(alloc2d(m, steps, d, &r->vec, err));
-    TRY(alloc2d(m, steps, d, &r->sv, err));
-    TRY(alloc2d(m, steps, d, &r->hid, err));
-    TRY(alloc2d(m, steps, 256, &r->emb_t, err));
-    TRY(alloc2d(m, 1, 256, &r->emb_g, err));
-    TRY(alloc2d(m, 1, c->vec_in, &r->y, err));
-    if (r->t) TRY(cmp_view_upload(r->txt.view, in->txt, (uint64_t)(r->t * c->context_in) * 4, err));
-    TRY(cmp_view_upload(r->y.view, in->y, (uint64_t)c->vec_in * 4, err));
-    if (r->c)
-        TRY(cmp_view_upload(cmp_view_slice(r->tokens.view, (uint64_t)(r->n * c->in_channels) * 4,
-                                           (uint64_t)(r->c * c->in_channels) * 4),
-                            in->context, (uint64_t)(r->c * c->in_channels) * 4, err));
-    float *ids = malloc((size_t)r->l * 3 * sizeof *ids);
-    float *rope = malloc((size_t)(r->l * c->head_dim * 2) * sizeof *rope);
-    if (!ids || !rope) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    else {
-        sequence_ids(in, r->n, r->c, ids);
-        rope_table(c, ids, r->l, rope);
-        status = cmp_view_upload(r->rope.view, rope, (uint64_t)(r->l * c->head_dim * 2) * 4, err);
-    }
-    free(ids);
-    free(rope);
-    return status;
-}
-
-/* Computes every modulation row for the `s` times in `times` on the device and returns them on the
- * host (s, mod_cols), with each row's Euler dt (times[i+1] − times[i]) in its last columns. */
-static enum lw_status modulations(struct flux_model *m, struct flux_run *r, const float *times,
-                                  const float *next, float guidance, float **out, struct lw_error *err) {
-    const struct flux_config *c = &m->cfg;
-    enum lw_status            status;
-    int64_t                   s = r->s, d = c->hidden;
-    struct op_tensor          none = {0};
-    float                    *emb = malloc((size_t)s * 256 * sizeof *emb);
-    if (!emb) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    for (int64_t i = 0; i < s; i++) timestep_embedding(times[i], emb + i * 256);
-    status = cmp_view_upload(r->emb_t.view, emb, (uint64_t)s * 256 * 4, err);
-    timestep_embedding(guidance, emb);
-    if (status == LW_OK) status = cmp_view_upload(r->emb_g.view, emb, 256 * 4, err);
-    free(emb);
-    if (status != LW_OK) return status;
-    struct op_tensor row = op_tensor_slice(r->hid, 0, 1, 0, d), vrow = op_tensor_slice(r->sv, 0, 1, 0, d);
-    TRY(linear(m, r, &m->time_in0, r->emb_t, r->hid, OP_ACT_SILU, OP_STORE, none, err));
-    TRY(linear(m, r, &m->time_in1, r->hid, r->vec, OP_ACT_NONE, OP_STORE, none, err));
-    if (c->guidance_embed) {
-        TRY(linear(m, r, &m->guid_in0, r->emb_g, row, OP_ACT_SILU, OP_STORE, none, err));
-        TRY(linear(m, r, &m->guid_in1, row, vrow, OP_ACT_NONE, OP_STORE, none, err));
-        TRY(op_binary(&r->ctx, OP_ADD, r->vec, vrow, r->vec, err));
-    }
-    TRY(linear(m, r, &m->vec_in0, r->y, row, OP_ACT_SILU, OP_STORE, none, err));
-    TRY(linear(m, r, &m->vec_in1, row, vrow, OP_ACT_NONE, OP_STORE, none, err));
-    TRY(op_binary(&r->ctx, OP_ADD, r->vec, vrow, r->vec, err));
-    TRY(op_act(&r->ctx, OP_ACT_SILU, r->vec, r->sv, err));
-    for (int64_t i = 0; i < c->depth; i++) {
-        const struct double_block *b = &m->doubles[i];
-        TRY(linear(m, r, &b->img_mod, r->sv, op_tensor_slice(r->mod_all, 0, s, b->img_mod_col, 6 * d),
-                   OP_ACT_NONE, OP_STORE, none, err));
-        TRY(linear(m, r, &b->txt_mod, r->sv, op_tensor_slice(r->mod_all, 0, s, b->txt_mod_col, 6 * d),
-                   OP_ACT_NONE, OP_STORE, none, err));
-    }
-    for (int64_t i = 0; i < c->depth_single; i++) {
-        const struct single_block *b = &m->singles[i];
-        TRY(linear(m, r, &b->mod, r->sv, op_tensor_slice(r->mod_all, 0, s, b->mod_col, 3 * d), OP_ACT_NONE,
-                   OP_STORE, none, err));
-    }
-    TRY(linear(m, r, &m->final_mod, r->sv, op_tensor_slice(r->mod_all, 0, s, m->final_mod_col, 2 * d),
-               OP_ACT_NONE, OP_STORE, none, err));
-    TRY(cmp_cmd_submit(m->res.cmd, err));
-    cmp_cmd_reset(m->res.cmd);
-    float *host = malloc((size_t)(s * m->mod_cols) * sizeof *host);
-    if (!host) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    status = cmp_view_download(r->mod_all.view, host, (uint64_t)(s * m->mod_cols) * 4, err);
-    for (int64_t i = 0; i < s; i++)
-        for (int64_t k = m->mod_cols - c->in_channels; k < m->mod_cols; k++)
-            host[i * m->mod_cols + k] = next ? next[i] - times[i] : 0.0f;
-    if (status != LW_OK) {
-        free(host);
-        return status;
-    }
-    *out = host;
-    return LW_OK;
-}
-
-/* ---------------------------------------------------------------------------------------------- */
-/* Evaluation and sampling                                                                          */
-
-static enum lw_status evaluate(struct flux_model *m, const struct flux_inputs *in, const float *x,
-                               const float *times, const float *next, int steps, flux_step_fn on_step,
-                               void *user, float *result, bool velocity, struct lw_error *err) {
-    const struct flux_config *c = &m->cfg;
-    struct flux_run           r;
-    float                    *mods = NULL;
-    enum lw_status            status = run_begin(m, &r, in, steps, err);
-    if (status == LW_OK) status = modulations(m, &r, times, next, in->guidance, &mods, err);
-    if (status == LW_OK)
-        status = cmp_view_upload(r.tokens.view, x, (uint64_t)(r.n * c->in_channels) * 4, err);
-    if (status == LW_OK) status = record_forward(m, &r, !velocity, err);
-    for (int s = 0; s < steps && status == LW_OK; s++) {
-        status = cmp_view_upload(r.mod.view, mods + (int64_t)s * m->mod_cols, (uint64_t)m->mod_cols * 4, err);
-        if (status == LW_OK) status = cmp_cmd_submit(m->res.cmd, err);
-        if (status == LW_OK && on_step && !on_step(user, s + 1, steps))
-            status = lw_error_set(err, LW_ERR_CANCELLED, "cancelled after step %d of %d", s + 1, steps);
-    }
-    if (status == LW_OK)
-        status = velocity ? cmp_view_download(r.out.view, result, (uint64_t)(r.n * c->out_channels) * 4, err)
-                          : cmp_view_download(r.tokens.view, result, (uint64_t)(r.n * c->in_channels) * 4, err);
-    free(mods);
-    return status;
-}
-
-enum lw_status flux_forward(struct flux_model *m, const struct flux_inputs *in, const float *x, float t,
-                            float *velocity, struct lw_error *err) {
-    return evaluate(m, in, x, &t, NULL, 1, NULL, NULL, velocity, true, err);
-}
-
-enum lw_status flux_sample(struct flux_model *m, const struct flux_inputs *in, const float *noise,
-                           const float *sigmas, int steps, flux_step_fn on_step, void *user,
-                           float *latent, struct lw_error *err) {
-    if (steps <= 0 || steps > 1000)
-        return lw_error_set(err, LW_ERR_ARGUMENT, "flux: %d steps (1 … 1000 allowed)", steps);
-    return evaluate(m, in, noise, sigmas, sigmas + 1, steps, on_step, user, latent, false, err);
-}
-
-void flux_schedule(int steps, int64_t tokens, float *sigmas) {
-    /* BFL get_schedule: μ linear through (256, 0.5) and (4096, 1.15), then the exponential shift. */
-    double slope = (1.15 - 0.5) / (4096.0 - 256.0), mu = slope * (double)tokens + (0.5 - slope * 256.0);
-    for (int i = 0; i <= steps; i++) {
-        double t = 1.0 - (double)i / steps;
-        sigmas[i] = t <= 0 ? 0.0f : (float)(exp(mu) / (exp(mu) + (1.0 / t - 1.0)));
-    }
+void flux_memory_get(const struct flux_model *m, struct flux_memory *out) {
+    *out = m->memory;
+    out->lorweb = m->lora_arena ? cmp_arena_used_bytes(m->lora_arena) : 0;
 }

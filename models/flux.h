@@ -1,5 +1,11 @@
 /* The FLUX.1 (Kontext) transformer and its flow-matching sampler, with an optional LoRWeB basis.
  *
+ * Memory (spec-flux-kontext.md §6.4): the modulation Linears (27 % of the real model's weights) are
+ * on the device only during the conditioning pass that computes every step's modulation vectors up
+ * front. Block weights that do not fit the device stay in host-visible memory and are copied into
+ * two device slots as the forward reaches them (see flux_load_options). Activations at 8,704 tokens
+ * of the real model are ≈ 1.2 GB (flux_activation_bytes).
+ *
  * Threading: one thread at a time per model. */
 #pragma once
 
@@ -18,12 +24,44 @@ struct flux_config {
     bool    guidance_embed;
 };
 
+/* Where the weights go. Zero-initialised = decide from the device: everything resident on
+ * unified-memory devices or when it fits, else as many leading blocks as fit in device_bytes less
+ * activation_bytes and the two slots, the rest streamed from host-visible memory every step. */
+struct flux_load_options {
+    uint64_t device_bytes;     /* device memory the model may use; 0 = the device's local heaps */
+    uint64_t activation_bytes; /* kept free for activations; 0 = FLUX_ACTIVATION_RESERVE */
+    int      stream_blocks;    /* > 0: stream the last n blocks whatever the memory (tests) */
+};
+#define FLUX_ACTIVATION_RESERVE (2048ull << 20)
+
 /* Loads a BFL-named transformer (ComfyUI's `model.diffusion_model.` prefix accepted). Hyper-parameters
- * from `flux.*` metadata, else shapes, else FLUX.1's. */
+ * from `flux.*` metadata, else shapes, else FLUX.1's. Every tensor is checked for shape (errors name
+ * the file and tensor). LW_ERR_DEVICE_MEMORY when not even the streaming plan fits. The file stays
+ * open (memory-mapped) until flux_destroy. flux_load = flux_load_with(…, NULL, …). */
 enum lw_status flux_load(struct cmp_device *device, const char *path, struct flux_model **out,
                          struct lw_error *err);
+enum lw_status flux_load_with(struct cmp_device *device, const char *path,
+                              const struct flux_load_options *options, struct flux_model **out,
+                              struct lw_error *err);
 void           flux_destroy(struct flux_model *model);
 const struct flux_config *flux_config(const struct flux_model *model);
+
+/* Where the model's bytes are (device unless said otherwise). */
+struct flux_memory {
+    uint64_t resident;      /* weights on the device for the model's lifetime (LoRWeB basis apart) */
+    uint64_t streamed;      /* block weights in host-visible memory, copied in every step */
+    uint64_t slots;         /* the two device slots streamed blocks are copied into */
+    uint64_t conditioning;  /* modulation and embedding weights, staged only for conditioning */
+    uint64_t lorweb;        /* the attached basis */
+    uint64_t activations;   /* the last run's forward activations */
+    int      streamed_blocks, blocks;
+};
+void flux_memory_get(const struct flux_model *model, struct flux_memory *out);
+
+/* Activation bytes of one forward: t text, n noise and c context tokens, a LoRWeB basis of
+ * basis × rank (0 without). The run allocates exactly this (256-byte aligned buffers). */
+uint64_t flux_activation_bytes(const struct flux_config *config, int64_t t, int64_t n, int64_t c,
+                               int64_t lora_rank_total);
 
 /* Attaches a LoRWeB basis (checkpoint in its own diffusers-module naming). Returns LW_ERR_SHAPE when a
  * module does not fit the transformer. */
@@ -59,11 +97,9 @@ enum lw_status flux_forward(struct flux_model *model, const struct flux_inputs *
                             float t, float *velocity, struct lw_error *err);
 
 /* Euler flow matching over `sigmas` (steps + 1 values from 1 to 0) from `noise` (N, in) to the clean
- * packed latent (N, in). The step callback (may be NULL) is called after each step and may cancel
- * (LW_ERR_CANCELLED). */
+ * packed latent (N, in). The step callback (may be NULL) is called with step 0 once conditioning and
+ * recording are done, then after each step, and may cancel (LW_ERR_CANCELLED). */
 enum lw_status flux_sample(struct flux_model *model, const struct flux_inputs *in, const float *noise,
                            const float *sigmas, int steps, flux_step_fn on_step, void *user,
                            float *latent, struct lw_error *err);
 
-/* The shifted schedule of BFL get_schedule: steps + 1 values from 1 to 0, μ from the token count. */
-void flux_schedule(int steps, int64_t tokens, float *sigmas);

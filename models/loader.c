@@ -78,6 +78,11 @@ static const struct wt_tensor *checked(struct ld_loader *ld, const char *name, i
     return t;
 }
 
+const struct wt_tensor *ld_check(struct ld_loader *ld, const char *name, int ndim,
+                                 const int64_t *shape) {
+    return checked(ld, name, ndim, shape);
+}
+
 static struct op_tensor describe(struct cmp_view view, enum lw_dtype dtype,
                                  const struct wt_tensor *t) {
     int64_t cols = 1;

@@ -51,6 +51,12 @@ struct ld_loader {
  * next call on this loader. */
 const struct wt_tensor *ld_find(struct ld_loader *ld, const char *name);
 
+/* Checks that tensor `name` exists with `ndim` dims equal to `shape` (-1 = any) without uploading
+ * it; NULL and a recorded error otherwise (sticky). For weights a network uploads later or
+ * elsewhere. */
+const struct wt_tensor *ld_check(struct ld_loader *ld, const char *name, int ndim,
+                                 const int64_t *shape);
+
 /* Uploads tensor `name` in its own dtype, checking it has `ndim` dims equal to `shape` (an entry of
  * -1 accepts any size). Returns a 2-D op_tensor (rows = shape[0], cols = product of the rest) with
  * `shape` filled as well. Absent tensor on error (sticky). */

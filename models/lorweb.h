@@ -1,5 +1,5 @@
-/* LoRWeB: the checkpoint's config.yaml and the per-module mixing coefficients (spec-lorweb.md §1.5,
- * §1.7). The basis itself lives in the transformer (flux.h); this file turns a query into weights. */
+/* LoRWeB: the checkpoint's config.yaml (spec-lorweb.md §1.7). The basis itself lives in the
+ * transformer (flux.h); the mixing coefficients and the user's controls are in lorweb_mix.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -24,9 +24,3 @@ struct lorweb_config {
  * other fields take the reference loader's defaults when absent; a wrong type or an unknown value
  * is LW_ERR_FORMAT naming the file, line and field; LW_ERR_FILE when it cannot be read. */
 enum lw_status lorweb_config_read(const char *path, struct lorweb_config *out, struct lw_error *err);
-
-/* Mixing coefficients of one module: q = P·e (or e), per head logits q_h·k_{n,h}/√d_h, softmax or
- * tanh over n, then mean or clamped sum over heads. P (K, Q) row-major, keys (N, K). */
-enum lw_status lorweb_coeffs(const struct lorweb_config *cfg, const float *projection,
-                             const float *keys, int64_t n, int64_t k, int64_t q, const float *query,
-                             float *coeffs, struct lw_error *err);

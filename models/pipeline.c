@@ -21,9 +21,13 @@
 
 #include "clip.h"
 #include "compute.h"
+#include "detail.h"
 #include "flux.h"
 #include "lorweb.h"
+#include "lorweb_mix.h"
+#include "philox.h"
 #include "resize.h"
+#include "schedule.h"
 #include "t5.h"
 #include "tokenizer.h"
 #include "vae.h"
@@ -117,6 +121,11 @@ void pipe_context_destroy(struct pipe_context *ctx) {
     cmp_device_destroy(ctx->device);
     free(ctx->txt), free(ctx->y), free(ctx->coeffs);
     free(ctx);
+}
+
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects) {
+    *device_bytes = ctx->device ? cmp_device_allocated_bytes(ctx->device) : 0;
+    *objects = ctx->device ? cmp_device_live_objects(ctx->device) : 0;
 }
 
 const char *pipe_describe(struct pipe_context *ctx) {
@@ -269,46 +278,33 @@ static enum lw_status rgb_resized(const struct pipe_image *im, int w, int h, flo
                ? LW_OK : err->status;
 }
 
-/* CLIP embedding of one RGBA-resized quadrant (w×h×4): shortest side to S, centre crop, normalise. */
+/* CLIP embedding of one RGBA quadrant (w×h×4): its 8-bit RGB, then CLIPImageProcessor's exact
+ * preprocessing (resize.h: shortest side to the tower's size, centre crop, rescale, normalise). */
 static enum lw_status clip_embed(struct pipe_context *ctx, const float *rgba, int w, int h, float *embed,
                                  struct lw_error *err) {
-    static const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
-    static const float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
-    int    s = (int)clip_config(ctx->clip)->image_size;
-    int    nw = w <= h ? s : (int)((int64_t)s * w / h), nh = w <= h ? (int)((int64_t)s * h / w) : s;
-    float *r = malloc((size_t)nw * nh * 4 * sizeof *r), *px = malloc((size_t)3 * s * s * sizeof *px);
-    enum lw_status status = r && px ? img_resize(rgba, w, h, (size_t)w * 4, 4, r, nw, nh, IMG_BICUBIC, err)
-                                    : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    int      s = (int)clip_config(ctx->clip)->image_size;
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    float   *px = malloc((size_t)3 * s * s * sizeof *px);
+    enum lw_status status = rgb && px ? LW_OK : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     if (status == LW_OK) {
-        int top = (nh - s) / 2, left = (nw - s) / 2;
-        for (int c = 0; c < 3; c++)
-            for (int y = 0; y < s; y++)
-                for (int x = 0; x < s; x++) {
-                    float v = r[((size_t)(y + top) * nw + x + left) * 4 + c];
-                    v = v < 0 ? 0 : v > 1 ? 1 : v;
-                    px[((size_t)c * s + y) * s + x] = (v - mean[c]) / std[c];
-                }
-        status = clip_vision_forward(ctx->clip, px, embed, NULL, err);
+        img_to_rgb8(rgba, w, h, (size_t)w * 4, 4, rgb);
+        status = img_clip_pixels(rgb, w, h, (size_t)w * 3, 3, s, px, err);
     }
-    free(r), free(px);
+    if (status == LW_OK) status = clip_vision_forward(ctx->clip, px, embed, NULL, err);
+    free(rgb), free(px);
     return status;
 }
 
 /* Mixing weights of every module from the query, then the user's adjustments and the strength. */
 static enum lw_status apply_basis(struct pipe_context *ctx, const struct pipe_params *p, struct lw_error *err) {
-    enum lw_status status = LW_OK;
-    float          c[PIPE_MAX_BASIS];
+    enum lw_status      status = LW_OK;
+    float               c[PIPE_MAX_BASIS];
+    struct mix_controls ctl = {.strength = 1, /* flux_lorweb_set applies the strength */
+                               .bias = p->bias, .override = p->override, .override_set = p->override_set};
     for (int m = 0; m < ctx->modules && status == LW_OK; m++) {
-        float *base = ctx->coeffs + (size_t)m * ctx->basis;
-        double sum = 0;
-        for (int n = 0; n < ctx->basis; n++) {
-            c[n] = p->override_set[n] ? p->override[n] : base[n] + p->bias[n];
-            if (ctx->lorweb.softmax && c[n] < 0) c[n] = 0;
-            sum += c[n];
-        }
-        if (ctx->lorweb.softmax && ctx->lorweb.mean && sum > 0) /* stay a convex mix */
-            for (int n = 0; n < ctx->basis; n++) c[n] = (float)(c[n] / sum);
-        status = flux_lorweb_set(ctx->flux, m, c, p->strength, err);
+        memcpy(c, ctx->coeffs + (size_t)m * ctx->basis, (size_t)ctx->basis * sizeof *c);
+        status = mix_controls_apply(&ctx->lorweb, &ctl, c, ctx->basis, err);
+        if (status == LW_OK) status = flux_lorweb_set(ctx->flux, m, c, p->strength, err);
     }
     return status;
 }
@@ -337,7 +333,7 @@ static enum lw_status encode_query(struct pipe_context *ctx, const struct quadra
                                   "gives 3 × %lld", flux_lorweb_module_name(ctx->flux, m), (long long)qd, (long long)p);
             break;
         }
-        status = lorweb_coeffs(&ctx->lorweb, proj, keys, ctx->basis, k, qd, query,
+        status = mix_coeffs(&ctx->lorweb, proj, keys, ctx->basis, k, qd, query,
                                ctx->coeffs + (size_t)m * ctx->basis, err);
     }
     free(query);
@@ -416,20 +412,6 @@ enum lw_status pipe_basis_weights(struct pipe_context *ctx, float *mean, int max
     return LW_OK;
 }
 
-/* Our noise: splitmix64 stream per seed, Box–Muller pairs; the same on every device. */
-static void noise_fill(uint64_t seed, float *x, size_t n) {
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
-    for (size_t i = 0; i < n; i += 2) {
-        uint64_t z1 = (s += 0x9E3779B97F4A7C15ull), z2 = (s += 0x9E3779B97F4A7C15ull);
-        z1 = (z1 ^ (z1 >> 30)) * 0xBF58476D1CE4E5B9ull, z1 = (z1 ^ (z1 >> 27)) * 0x94D049BB133111EBull, z1 ^= z1 >> 31;
-        z2 = (z2 ^ (z2 >> 30)) * 0xBF58476D1CE4E5B9ull, z2 = (z2 ^ (z2 >> 27)) * 0x94D049BB133111EBull, z2 ^= z2 >> 31;
-        double u1 = ((z1 >> 11) + 0.5) / 9007199254740992.0, u2 = (z2 >> 11) / 9007199254740992.0;
-        double r = sqrt(-2 * log(u1));
-        x[i] = (float)(r * cos(2 * M_PI * u2));
-        if (i + 1 < n) x[i + 1] = (float)(r * sin(2 * M_PI * u2));
-    }
-}
-
 struct step_state {
     struct pipe_context *ctx;
 };
@@ -448,45 +430,6 @@ static bool progress(struct pipe_context *ctx, enum pipe_stage stage, double fra
     return ctx->opt.progress(ctx->opt.user, &p);
 }
 
-/* out = b′ (upsampled) + keep · (b − blur(b)): b's detail above b′'s resolution. The blur is a box
- * filter of radius ≈ the upsampling factor applied three times (close to a Gaussian). */
-static void detail_transfer(const struct pipe_image *b, float *rgb, int w, int h, float keep, int radius) {
-    if (keep <= 0 || radius < 1) return;
-    size_t n = (size_t)w * h;
-    float *blur = malloc(n * 3 * sizeof *blur), *tmp = malloc(n * 3 * sizeof *tmp);
-    if (!blur || !tmp) goto done;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++) blur[((size_t)y * w + x) * 3 + c] = b->data[(size_t)y * b->stride + (size_t)x * 4 + c];
-    for (int pass = 0; pass < 6; pass++) { /* three horizontal and three vertical box passes */
-        bool horizontal = pass % 2 == 0;
-        int  len = horizontal ? w : h, lines = horizontal ? h : w;
-        for (int l = 0; l < lines; l++)
-            for (int c = 0; c < 3; c++) {
-                double s = 0;
-                int    count = 0;
-                for (int i = -radius; i <= radius && i < len; i++)
-                    if (i >= 0) s += blur[(horizontal ? (size_t)l * w + i : (size_t)i * w + l) * 3 + c], count++;
-                for (int i = 0; i < len; i++) {
-                    size_t at = horizontal ? (size_t)l * w + i : (size_t)i * w + l;
-                    tmp[at * 3 + c] = (float)(s / count);
-                    int add = i + radius + 1, drop = i - radius;
-                    if (add < len) s += blur[(horizontal ? (size_t)l * w + add : (size_t)add * w + l) * 3 + c], count++;
-                    if (drop >= 0) s -= blur[(horizontal ? (size_t)l * w + drop : (size_t)drop * w + l) * 3 + c], count--;
-                }
-            }
-        memcpy(blur, tmp, n * 3 * sizeof *blur);
-    }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++) {
-                size_t i = ((size_t)y * w + x) * 3 + c;
-                rgb[i] += keep * (b->data[(size_t)y * b->stride + (size_t)x * 4 + c] - blur[i]);
-            }
-done:
-    free(blur), free(tmp);
-}
-
 enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *params, const struct pipe_image *a,
                         const struct pipe_image *ap, const struct pipe_image *b, struct pipe_image *out,
                         struct lw_error *err) {
@@ -503,8 +446,6 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
         return lw_error_set(err, LW_ERR_ARGUMENT, "parameters out of range (steps %d: 0 … 1000, strength %g: "
                             "0 … 2, keep-detail %g: 0 … 1, size %d: 0 … 8192)", p.steps, p.strength,
                             p.keep_detail, p.size);
-    if (p.noise != PIPE_NOISE_ENGINE)
-        return lw_error_set(err, LW_ERR_UNSUPPORTED, "the PyTorch CUDA noise layout is not implemented yet");
     if (!progress(ctx, PIPE_STAGE_LOAD, 0.0)) return lw_error_set(err, LW_ERR_CANCELLED, "cancelled");
     if ((status = ensure_loaded(ctx, err))) return status;
     if (ctx->fixed_conditioning && p.prompt && *p.prompt)
@@ -567,8 +508,21 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
                 for (int d = 0; d < 4; d++)
                     tokens[((ty * (lw / 2) + tx) * z + c) * 4 + d] = latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2];
     if (!progress(ctx, PIPE_STAGE_ENCODE, 0.1)) goto cancelled;
-    noise_fill(p.seed, noise, (size_t)(n * 4 * z));
-    flux_schedule(p.steps, n, sigmas);
+    if (p.noise == PIPE_NOISE_TORCH_CUDA) {
+        /* diffusers' FluxKontextPipeline: torch.randn((1, z, lh, lw), bf16) from a fresh CUDA
+         * generator, then packed like the context. The layout is that of a GPU whose grid holds
+         * the whole latent (an H100 up to ≈1 MP; see philox.h). `latent` is free until unpack. */
+        if ((status = rng_torch_cuda_randn(p.seed, 0, NULL, latent, z * lh * lw, err))) goto done;
+        rng_round_bf16(latent, (size_t)(z * lh * lw));
+        for (int64_t ty = 0; ty < lh / 2; ty++)
+            for (int64_t tx = 0; tx < lw / 2; tx++)
+                for (int64_t c = 0; c < z; c++)
+                    for (int d = 0; d < 4; d++)
+                        noise[((ty * (lw / 2) + tx) * z + c) * 4 + d] = latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2];
+    } else {
+        rng_normal_fill(p.seed, 0, noise, (size_t)(n * 4 * z));
+    }
+    if ((status = sched_sigmas(p.steps, n, sigmas, err))) goto done;
     struct flux_inputs in = {.txt = ctx->txt, .t_tokens = ctx->t_tokens, .y = ctx->y, .grid_h = lh / 2,
                              .grid_w = lw / 2, .context = tokens, .ctx_grid_h = lh / 2, .ctx_grid_w = lw / 2,
                              .guidance = p.guidance};
@@ -599,7 +553,12 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
     }
     for (size_t i = 0; i < (size_t)b->width * b->height; i++)
         for (int c = 0; c < 3; c++) rgb[i * 3 + c] = full[i * 4 + c];
-    detail_transfer(b, rgb, b->width, b->height, p.keep_detail, (b->width + qw - 1) / qw);
+    status = detail_transfer(ctx->device, b->data, b->stride, rgb, b->width, b->height, p.keep_detail,
+                             (float)qw / (float)b->width, err);
+    if (status != LW_OK) {
+        free(rgb);
+        goto done;
+    }
     for (int y = 0; y < b->height; y++)
         for (int x = 0; x < b->width; x++) {
             float *o = out->data + (size_t)y * out->stride + (size_t)x * 4;

@@ -80,7 +80,9 @@ struct pipe_image {
 
 enum pipe_noise {
     PIPE_NOISE_ENGINE = 0, /* our own generator: same seed, same b′ on the same device */
-    PIPE_NOISE_TORCH_CUDA, /* torch.randn on a CUDA generator (Philox 4×32-10), to compare with PyTorch */
+    /* torch.randn on a CUDA generator (Philox 4×32-10) in bf16, as diffusers draws the latent, on a
+     * GPU whose grid holds the whole latent (philox.h): to compare with the PyTorch reference */
+    PIPE_NOISE_TORCH_CUDA,
 };
 
 struct pipe_params {
@@ -93,8 +95,10 @@ struct pipe_params {
     int         size;        /* grid long side in pixels; 0 = the nearest Kontext resolution */
     enum pipe_noise noise;
     /* Per-basis-element adjustment of the mixing weights, applied to every layer:
-     * c'[n] = override[n] if override_set[n], else c[n] + bias[n]; then renormalised when the
-     * config mixes with softmax. All zero / false = the analogy as computed. */
+     * c'[n] = override[n] if override_set[n], else c[n] + bias[n]; under softmax the overrides
+     * keep their value and the other elements are renormalised so that the total stays that of
+     * the computed mix (exact rule: mix_controls_apply in lorweb_mix.h). All zero / false = the
+     * analogy as computed. */
     float bias[PIPE_MAX_BASIS];
     float override[PIPE_MAX_BASIS];
     bool  override_set[PIPE_MAX_BASIS];
@@ -122,6 +126,10 @@ enum lw_status pipe_encode(struct pipe_context *ctx, const struct pipe_image *a,
  * values, the count in *n. LW_ERR_ARGUMENT when the model has no CLIP vision tower. */
 enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *image, float *embed, int max,
                           int *n, struct lw_error *err);
+
+/* Device memory in use and live Vulkan objects of the context's engine (0, 0 before the first run),
+ * for leak checks over long use. */
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects);
 
 /* A one-line description of the device and models, for logs and the dialog. */
 const char *pipe_describe(struct pipe_context *ctx);

@@ -5,7 +5,7 @@
 set -u
 root=$1 build=$2
 failed=0
-strings=$(grep -c '^msgid "[^"]' "$root/po/lorweb.pot")
+strings=$(LC_ALL=C msgfmt --statistics -o /dev/null "$root/po/lorweb.pot" 2>&1 | sed -n 's/.* \([0-9]*\) untranslated.*/\1/p')
 for lang in de fr; do
     stats=$(msgfmt --check --statistics -o /dev/null "$root/po/$lang.po" 2>&1 | tail -1)
     echo "$lang: $stats"
@@ -16,7 +16,9 @@ trap 'rm -rf "$T"' EXIT
 for lang in de fr; do mkdir -p "$T/$lang/LC_MESSAGES" && cp "$build/po/$lang/LC_MESSAGES/lorweb.mo" "$T/$lang/LC_MESSAGES/"; done
 [ "$(LANGUAGE=de LANG=C.UTF-8 TEXTDOMAINDIR=$T gettext -d lorweb 'Visual Analogy (LoRWeB)')" = "Visuelle Analogie (LoRWeB)" ] ||
     { echo "FAIL: German catalogue"; failed=$((failed + 1)); }
-[ "$(LANGUAGE=fr LANG=C.UTF-8 TEXTDOMAINDIR=$T gettext -d lorweb '_Cancel')" = "_Annuler" ] ||
+[ "$(LANGUAGE=fr LANG=C.UTF-8 TEXTDOMAINDIR=$T gettext -d lorweb '_Cancel')" = "A_nnuler" ] ||
     { echo "FAIL: French catalogue"; failed=$((failed + 1)); }
+[ "$(LANGUAGE=de LANG=C.UTF-8 TEXTDOMAINDIR=$T gettext -d lorweb 'Model files are missing or incomplete.')" = \
+  "Modelldateien fehlen oder sind unvollständig." ] || { echo "FAIL: German plug-in messages"; failed=$((failed + 1)); }
 echo "i18n: $failed failed"
 [ "$failed" -eq 0 ]

@@ -21,6 +21,7 @@ if [ -x tools/gimp-run.sh ] && [ -f models/default/flux.safetensors ]; then
     tools/gimp-run.sh data/sample/a.png data/sample/a_prime.png data/sample/b.png "$out"
     echo "b′ written to $out"
 else
-    echo "demo: the GIMP batch run needs tools/gimp-run.sh and the embedded model (models/default/);"
-    echo "      this build does not have them yet: ran the device check only."
+    echo "demo: the GIMP batch analogy needs the embedded default model (models/default/), which is not"
+    echo "      trained yet (issue 9): ran the build and the device check only. With any model folder:"
+    echo "      tools/gimp-run.sh data/sample/a.png data/sample/a_prime.png data/sample/b.png OUT.png MODEL_DIR"
 fi

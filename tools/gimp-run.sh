@@ -3,11 +3,13 @@
 # profile (nothing in ~/.config is touched), loads a, a′ and b as layers of one image, calls
 # plug-in-lorweb, and saves the b′ layer as a PNG.
 #   tools/gimp-run.sh A.png A_PRIME.png B.png OUT.png [MODEL_DIR] [STEPS] [SIZE]
+# STEPS −1 (the default) and SIZE 0 mean the model's own defaults. The plug-in's log lines (timings,
+# resident engine) are printed; the resident engine process ends with GIMP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 4 ] || { echo "usage: tools/gimp-run.sh A.png A_PRIME.png B.png OUT.png [MODEL_DIR] [STEPS] [SIZE]" >&2; exit 2; }
 a=$(realpath "$1") ap=$(realpath "$2") b=$(realpath "$3") out=$(realpath -m "$4")
-model=$(realpath -m "${5:-models/default}") steps=${6:-0} size=${7:-0}
+model=$(realpath -m "${5:-models/default}") steps=${6:--1} size=${7:-0}
 plugin=$PWD/build/plugin/lorweb-gimp/lorweb-gimp
 [ -x "$plugin" ] || { echo "gimp-run: build the plug-in first (ninja -C build)" >&2; exit 1; }
 T=$(mktemp -d)
@@ -32,4 +34,5 @@ if grep -q "execution error" "$T/log" || [ ! -s "$out" ]; then
     echo "gimp-run: the analogy failed" >&2
     exit 1
 fi
+grep "^lorweb" "$T/log" >&2 || true
 echo "b′ written to $out"

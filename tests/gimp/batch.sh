@@ -1,79 +1,162 @@
 #!/usr/bin/env bash
-# The plug-in inside real GIMP 2.10 (gimp-console, batch mode, a private profile): a Script-Fu call on
-# a three-layer image adds exactly one layer "b′" of b's size; bad calls (steps −1, a layer of another
-# image) fail with a message and leave the image unchanged. gimp-console always exits 0, so the log is
-# checked. Skips (77) without gimp-console or the shared fixtures (the tiny model comes from there).
-#   batch.sh PLUGIN_BUILD_DIR MAKE_TINY_MODEL SOURCE_ROOT
+# The plug-in's GIMP side in real GIMP 2.10 (gimp-console batch mode, a private profile), on the fake
+# pipeline (tests/pipeline_fake.c: b′ = b + s·(a′ − a), exactly checkable). One GIMP session:
+#  - bad calls (a missing layer, a layer of another image, steps 0, a 1×1 layer, a missing model)
+#    fail with a clear message and leave the image unchanged;
+#  - a Script-Fu call on a three-layer image (different sizes, offsets, b with alpha) adds one layer
+#    "b′" above b at b's offsets; its pixels are checked by pngcheck; steps −1 and strength 0.5 too;
+#  - a feathered selection limits where b′ is blended in;
+#  - grey, indexed and linear-light images give the right values;
+#  - no undo group is left open (GIMP would warn "inconsistent state").
+# gimp-console always exits 0, so the log is checked. Skips (77) without gimp-console.
+#   batch.sh FAKE_PLUGIN PNGCHECK
 set -u
-plugin_dir=$1 make_model=$2 root=$3
+plugin=$1 pngcheck=$2
 command -v gimp-console-2.10 >/dev/null || { echo "SKIP: gimp-console-2.10 not installed"; exit 77; }
-F=${LORWEB_FIXTURES:-$root/../shared/fixtures}
-[ -d "$F" ] || { echo "SKIP: no fixtures at $F for the tiny model"; exit 77; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-"$make_model" "$F" "$T/model" || exit 1
 export GIMP2_DIRECTORY=$T/gimp XDG_CACHE_HOME=$T/cache XDG_DATA_HOME=$T/data XDG_CONFIG_HOME=$T/config
-mkdir -p "$T/plug-ins/lorweb-gimp"
-ln -s "$(realpath "$plugin_dir/lorweb-gimp")" "$T/plug-ins/lorweb-gimp/lorweb-gimp"
+export XDG_RUNTIME_DIR=$T/run LANGUAGE=C LC_ALL=C.UTF-8
+mkdir -p "$T/plug-ins/lorweb-fake" "$T/model" "$T/run" && chmod 700 "$T/run"
+touch "$T/model/fake-model"
+ln -s "$(realpath "$plugin")" "$T/plug-ins/lorweb-fake/lorweb-fake"
 printf '(plug-in-path "${gimp_plug_in_dir}/plug-ins:%s")\n' "$T/plug-ins" >"$T/gimprc"
+"$pngcheck" make "$T" || exit 1
 unset DISPLAY
-call() { # IMAGE-EXPR B A A-PRIME STEPS MODEL-DIR
-    echo "(plug-in-lorweb RUN-NONINTERACTIVE $1 $2 $3 $4 \"\" $5 2.5 1.0 7 0.0 32 \"$6\")"
-}
+M=$T/model
 script="(begin
-  (define (make-image)
-    (let* ((img (car (gimp-image-new 48 40 RGB)))
-           (b (car (gimp-layer-new img 44 36 RGB-IMAGE \"b\" 100 LAYER-MODE-NORMAL)))
-           (ap (car (gimp-layer-new img 48 40 RGB-IMAGE \"a-prime\" 100 LAYER-MODE-NORMAL)))
-           (a (car (gimp-layer-new img 48 40 RGB-IMAGE \"a\" 100 LAYER-MODE-NORMAL))))
-      (gimp-image-insert-layer img b 0 -1)
-      (gimp-image-insert-layer img ap 0 -1)
-      (gimp-image-insert-layer img a 0 -1)
-      (gimp-context-set-foreground (list 200 40 40)) (gimp-drawable-fill a FILL-FOREGROUND)
-      (gimp-context-set-foreground (list 40 40 200)) (gimp-drawable-fill ap FILL-FOREGROUND)
-      (gimp-context-set-foreground (list 90 160 90)) (gimp-drawable-fill b FILL-FOREGROUND)
-      (list img a ap b)))
-  (define (layer-count img) (car (gimp-image-get-layers img)))
-  (define (report what value) (gimp-message (string-append \"LORWEB \" what \"=\" value)))
-  (define t (make-image))
-  (define other (make-image))
-  (define img (car t)) (define a (cadr t)) (define ap (caddr t)) (define b (cadddr t))
-  (report \"bad-steps\" (if (catch #f $(call img b a ap -1 "$T/model")) \"accepted\" \"refused\"))
-  (report \"bad-image\" (if (catch #f $(call img b '(cadr other)' ap 2 "$T/model")) \"accepted\" \"refused\"))
-  (report \"bad-model\" (if (catch #f $(call img b a ap 2 "$T/none")) \"accepted\" \"refused\"))
-  (report \"after-bad-layers\" (number->string (layer-count img)))
-  (report \"undo-before\" (if (car (gimp-image-undo-is-enabled img)) \"enabled\" \"disabled\"))
-  (let ((out (car $(call img b a ap 2 "$T/model"))))
-    (report \"layers\" (number->string (layer-count img)))
-    (report \"size\" (string-append (number->string (car (gimp-drawable-width out))) \"x\"
-                                      (number->string (car (gimp-drawable-height out)))))
-    (report \"name\" (car (gimp-item-get-name out)))
-    (file-png-save-defaults RUN-NONINTERACTIVE img out \"$T/out.png\" \"$T/out.png\")
-    (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 0 0 10 36)
-    (let* ((sel (car $(call img b a ap 2 "$T/model")))
-           (inside (cadr (gimp-drawable-get-pixel sel 5 5)))
-           (outside (cadr (gimp-drawable-get-pixel sel 30 20)))
-           (orig (cadr (gimp-drawable-get-pixel b 30 20))))
-      (report \"selection-outside-kept\"
-              (if (and (= (aref outside 0) (aref orig 0)) (= (aref outside 1) (aref orig 1))
-                       (= (aref outside 2) (aref orig 2))) \"yes\" \"no\"))))
-  (gimp-image-delete img) (gimp-image-delete (car other)))"
-timeout 300 gimp-console-2.10 -i -d -f --gimprc="$T/gimprc" -b "$script" -b '(gimp-quit 0)' </dev/null >"$T/log" 2>&1
+  (define (report key value) (gimp-message (string-append \"LORWEB \" key \"=\" value)))
+  (define (n s) (number->string s))
+  (define (try thunk)   ; (ok . value) or (error . message)
+    (call-with-current-continuation
+      (lambda (k)
+        (let ((old *error-hook*))
+          (set! *error-hook* (lambda args (set! *error-hook* old)
+                                (k (cons 'error (if (and (pair? args) (string? (car args))) (car args) \"?\")))))
+          (let ((v (thunk))) (set! *error-hook* old) (cons 'ok v))))))
+  (define (lorweb img b a ap steps strength model)
+    (car (plug-in-lorweb RUN-NONINTERACTIVE img b a ap \"\" steps 2.5 strength 7 0.0 0 model)))
+  (define (refused what thunk img)
+    (let* ((before (car (gimp-image-get-layers img))) (r (try thunk)))
+      (report (string-append what \"-result\") (if (eq? (car r) 'error) (cdr r) \"accepted\"))
+      (report (string-append what \"-layers-unchanged\")
+              (if (= before (car (gimp-image-get-layers img))) \"yes\" \"no\"))))
+  (define (pixel d x y) (cadr (gimp-drawable-get-pixel d x y)))
+  (define (rgb p) (string-append (n (aref p 0)) \",\" (n (aref p 1)) \",\" (n (aref p 2))))
+  (define (uniform-image type fills)   ; layers a, a-prime, b (b bottom) filled with colours
+    (let* ((img (car (gimp-image-new 32 24 type))) (names '(\"b\" \"a-prime\" \"a\")) (cols (reverse fills)))
+      (for-each (lambda (name col)
+                  (let ((l (car (gimp-layer-new img 32 24 (if (= type GRAY) GRAY-IMAGE RGB-IMAGE) name 100 LAYER-MODE-NORMAL))))
+                    (gimp-image-insert-layer img l 0 -1)
+                    (gimp-context-set-foreground col)
+                    (gimp-drawable-fill l FILL-FOREGROUND)))
+                names cols)
+      img))
+  (define (layer img name)
+    (let loop ((ls (vector->list (cadr (gimp-image-get-layers img)))))
+      (if (string=? (car (gimp-item-get-name (car ls))) name) (car ls) (loop (cdr ls)))))
+
+  ; The three-layer image: b 50x40 RGBA at (7,3), a' and a 40x30 at (5,5) and (0,0).
+  (define img (car (gimp-image-new 64 48 RGB)))
+  (define (load name file x y)
+    (let ((l (car (gimp-file-load-layer RUN-NONINTERACTIVE img (string-append \"$T/\" file)))))
+      (gimp-image-insert-layer img l 0 -1) (gimp-item-set-name l name) (gimp-layer-set-offsets l x y) l))
+  (define b (load \"b\" \"b.png\" 7 3))
+  (define ap (load \"a-prime\" \"ap.png\" 5 5))
+  (define a (load \"a\" \"a.png\" 0 0))
+  (define other (uniform-image RGB '((1 2 3) (4 5 6) (7 8 9))))
+  (define tiny (car (gimp-layer-new img 1 1 RGB-IMAGE \"tiny\" 100 LAYER-MODE-NORMAL)))
+  (gimp-image-insert-layer img tiny 0 -1)
+  (refused \"missing-layer\" (lambda () (lorweb img b -1 ap 2 1.0 \"$M\")) img)
+  (refused \"other-image\" (lambda () (lorweb img b a (layer other \"a-prime\") 2 1.0 \"$M\")) img)
+  (refused \"steps-0\" (lambda () (lorweb img b a ap 0 1.0 \"$M\")) img)
+  (refused \"tiny-layer\" (lambda () (lorweb img tiny a ap 2 1.0 \"$M\")) img)
+  (refused \"no-model\" (lambda () (lorweb img b a ap 2 1.0 \"$T/nomodel\")) img)
+  (gimp-image-remove-layer img tiny)
+  (define b-pos (car (gimp-image-get-item-position img b)))
+  (define out (lorweb img b a ap 3 1.0 \"$M\"))
+  (report \"name\" (car (gimp-item-get-name out)))
+  (report \"size\" (string-append (n (car (gimp-drawable-width out))) \"x\" (n (car (gimp-drawable-height out)))))
+  (report \"offsets\" (string-append (n (car (gimp-drawable-offsets out))) \",\" (n (cadr (gimp-drawable-offsets out)))))
+  (report \"above-b\" (if (and (= (car (gimp-image-get-item-position img out)) b-pos)
+                              (= (car (gimp-image-get-item-position img b)) (+ b-pos 1))) \"yes\" \"no\"))
+  (report \"layers\" (n (car (gimp-image-get-layers img))))
+  (file-png-save-defaults RUN-NONINTERACTIVE img out \"$T/out.png\" \"$T/out.png\")
+  (define out2 (lorweb img b a ap -1 0.5 \"$M\"))
+  (file-png-save-defaults RUN-NONINTERACTIVE img out2 \"$T/out2.png\" \"$T/out2.png\")
+  (gimp-image-remove-layer img out2)
+
+  ; A feathered selection: b coordinates (10..40, 8..32); inside = b', outside = b, edge between.
+  (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 17 11 30 24)
+  (gimp-selection-feather img 6)
+  (define sel (lorweb img b a ap 2 1.0 \"$M\"))
+  (gimp-selection-none img)
+  (report \"sel-inside\" (if (equal? (rgb (pixel sel 25 20)) (rgb (pixel out 25 20))) \"b′\" (rgb (pixel sel 25 20))))
+  (report \"sel-outside\" (if (equal? (rgb (pixel sel 2 2)) (rgb (pixel b 2 2))) \"b\" (rgb (pixel sel 2 2))))
+  (let ((e (pixel sel 10 20)) (o (pixel out 10 20)) (q (pixel b 10 20)))
+    (report \"sel-edge\" (if (and (not (= (aref e 0) (aref o 0))) (not (= (aref e 0) (aref q 0)))
+                                 (<= (min (aref o 0) (aref q 0)) (aref e 0) (max (aref o 0) (aref q 0))))
+                            \"between\" (string-append (rgb e) \" b′ \" (rgb o) \" b \" (rgb q)))))
+  (gimp-image-delete img)
+  (gimp-image-delete other)
+
+  ; Grey: 60 + (140 - 100) = 100.
+  (let* ((g (uniform-image GRAY '((100 100 100) (140 140 140) (60 60 60))))
+         (r (lorweb g (layer g \"b\") (layer g \"a\") (layer g \"a-prime\") 2 1.0 \"$M\")))
+    (report \"grey\" (string-append (if (= 1 (car (gimp-drawable-is-gray r))) \"gray \" \"not-gray \")
+                                   (n (aref (pixel r 5 5) 0))))
+    (gimp-image-delete g))
+  ; Indexed: b + a' - a = (90,160,90) + (40,40,200) - (200,40,40) = (0,160,250), a palette colour.
+  (let* ((i (uniform-image RGB '((200 40 40) (40 40 200) (90 160 90))))
+         (extra (car (gimp-layer-new i 32 24 RGB-IMAGE \"palette\" 100 LAYER-MODE-NORMAL))))
+    (gimp-image-insert-layer i extra 0 -1)
+    (gimp-context-set-foreground '(0 160 250)) (gimp-drawable-fill extra FILL-FOREGROUND)
+    (gimp-image-convert-indexed i CONVERT-DITHER-NONE CONVERT-PALETTE-GENERATE 16 FALSE FALSE \"\")
+    (let ((r (lorweb i (layer i \"b\") (layer i \"a\") (layer i \"a-prime\") 2 1.0 \"$M\")))
+      (report \"indexed-type\" (if (= 1 (car (gimp-drawable-is-indexed r))) \"indexed\" \"other\"))
+      (gimp-image-convert-rgb i)
+      (report \"indexed\" (rgb (pixel r 5 5))))
+    (gimp-image-delete i))
+  ; Linear light (32-bit float): the engine still sees perceptual values.
+  (let* ((l (uniform-image RGB '((200 40 40) (40 40 200) (90 160 90)))))
+    (gimp-image-convert-precision l PRECISION-FLOAT-LINEAR)
+    (let ((r (lorweb l (layer l \"b\") (layer l \"a\") (layer l \"a-prime\") 2 0.5 \"$M\")))
+      (gimp-image-convert-precision l PRECISION-U8-GAMMA)
+      (report \"linear\" (rgb (pixel r 5 5))))
+    (gimp-image-delete l)))"
+start=$(date +%s.%N)
+timeout 240 gimp-console-2.10 -i -d -f --gimprc="$T/gimprc" -b "$script" -b '(gimp-quit 0)' </dev/null >"$T/log" 2>&1
+echo "gimp session: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
 failed=0
 expect() { grep -q -- "$1" "$T/log" || { echo "FAIL: log lacks '$1'"; failed=$((failed + 1)); }; }
-expect "LORWEB bad-steps=refused"
-expect "LORWEB bad-image=refused"
-expect "LORWEB bad-model=refused"
-expect "LORWEB after-bad-layers=3"
-expect "LORWEB layers=4"
-expect "LORWEB size=44x36"
+expect "LORWEB missing-layer-result=.*there is no layer with ID -1"
+expect "LORWEB other-image-result=.*belongs to another image"
+expect "LORWEB steps-0-result=.*Steps 0: use 1"
+expect "LORWEB tiny-layer-result=.*is 1×1 pixels; each layer needs at least 8×8"
+expect "LORWEB no-model-result=.*Model files are missing.*$T/nomodel"
+for what in missing-layer other-image steps-0 tiny-layer no-model; do expect "LORWEB $what-layers-unchanged=yes"; done
 expect "LORWEB name=b′"
-expect "steps -1"
-expect "is not a layer of this image"
-expect "$T/none"
-expect "LORWEB selection-outside-kept=yes"
+expect "LORWEB size=50x40"
+expect "LORWEB offsets=7,3"
+expect "LORWEB above-b=yes"
+expect "LORWEB layers=4"
+expect "LORWEB sel-inside=b′"
+expect "LORWEB sel-outside=b"
+expect "LORWEB sel-edge=between"
+expect "LORWEB grey=gray 100"
+expect "LORWEB indexed-type=indexed"
+expect "LORWEB indexed=0,160,250"
+expect "LORWEB linear=10,160,170"   # (90,160,90) + 0.5·((40,40,200) − (200,40,40)) in perceptual values
 expect "batch command executed successfully"
-[ -s "$T/out.png" ] || { echo "FAIL: no b′ PNG written"; failed=$((failed + 1)); }
-if [ "$failed" -ne 0 ]; then cat "$T/log"; fi
+if grep -q "inconsistent state\|undo group" "$T/log"; then echo "FAIL: GIMP reports an open undo group"; failed=$((failed + 1)); fi
+for f in out out2; do
+    s=1.0; [ $f = out2 ] && s=0.5
+    if [ -s "$T/$f.png" ]; then
+        "$pngcheck" analogy "$T/a.png" "$T/ap.png" "$T/b.png" "$T/$f.png" $s || failed=$((failed + 1))
+    else
+        echo "FAIL: no $f.png"; failed=$((failed + 1))
+    fi
+done
+[ "$failed" -eq 0 ] || cat "$T/log"
 echo "gimp batch: $failed failed"
 [ "$failed" -eq 0 ]
