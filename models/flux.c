@@ -70,7 +70,6 @@ struct part {
 
 static int linear_parts(const struct flux_model *m, const struct flux_linear *l, struct part *p) {
     int64_t d = m->cfg.hidden;
-    int     block, at = 0;
     if (m->layout == WT_FLUX_DIFFUSERS) {
         char bfl[112], names[WT_MAX_PARTS][WT_NAME_MAX];
         bool swap;
