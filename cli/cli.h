@@ -15,5 +15,9 @@ int cli_coeffs(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_models(int argc, char **argv);
 
+/* The model folder: `given`, else $LORWEB_MODEL_DIR, else the embedded default model (installed, or
+ * in the source tree for an uninstalled build). */
+const char *cli_model_dir(const char *given);
+
 /* `lorweb bench`'s FLUX step figure and full-model projection (bench_flux.c); 0 or 1. */
 int bench_flux(struct cmp_device *device, bool quick);

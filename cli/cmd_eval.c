@@ -28,12 +28,6 @@ static bool load(const char *path, struct loaded *out, struct lw_error *err) {
     return true;
 }
 
-static const char *model_dir(const char *given) {
-    if (given) return given;
-    const char *env = getenv("LORWEB_MODEL_DIR");
-    return env ? env : LORWEB_DEFAULT_MODEL_DIR;
-}
-
 static int compare_desc(const void *x, const void *y) {
     const float *a = x, *b = y;
     return a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0;
@@ -54,7 +48,7 @@ int cli_coeffs(int argc, char **argv) {
     struct lw_error      err = {0};
     struct loaded        im[3] = {0};
     struct pipe_context *ctx = NULL;
-    struct pipe_options  opt = {.paths = {.model_dir = model_dir(model)}};
+    struct pipe_options  opt = {.paths = {.model_dir = cli_model_dir(model)}};
     int                  rc = 1, n = 0;
     float                mean[PIPE_MAX_BASIS], sorted[PIPE_MAX_BASIS][2];
     for (int i = 0; i < 3; i++)
@@ -94,7 +88,7 @@ int cli_eval(int argc, char **argv) {
     }
     struct lw_error      err = {0};
     struct pipe_context *ctx = NULL;
-    struct pipe_options  opt = {.paths = {.model_dir = model_dir(model)}};
+    struct pipe_options  opt = {.paths = {.model_dir = cli_model_dir(model)}};
     if (pipe_context_create(&opt, &ctx, &err)) {
         fprintf(stderr, "lorweb eval: %s: %s\n", lw_status_str(err.status), err.message);
         return 1;

@@ -40,10 +40,9 @@ static int usage(void) {
 
 int cli_run(int argc, char **argv) {
     const char        *a_path = NULL, *ap_path = NULL, *b_path = NULL, *out_path = NULL;
-    const char        *model = getenv("LORWEB_MODEL_DIR");
+    const char        *model = NULL;
     struct pipe_params p;
     pipe_params_defaults(&p);
-    if (!model) model = LORWEB_DEFAULT_MODEL_DIR;
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return usage();
@@ -70,7 +69,7 @@ int cli_run(int argc, char **argv) {
     const char          *paths[3] = {a_path, ap_path, b_path};
     for (int i = 0; i < 3; i++)
         if (image_load(paths[i], &pix[i], &w[i], &h[i], &err) != LW_OK) goto done;
-    struct pipe_options opt = {.paths = {.model_dir = model}, .progress = print_progress, .log = print_log};
+    struct pipe_options opt = {.paths = {.model_dir = cli_model_dir(model)}, .progress = print_progress, .log = print_log};
     if (pipe_context_create(&opt, &ctx, &err) != LW_OK) goto done;
     struct pipe_image a = {pix[0], w[0], h[0], (size_t)w[0] * 4}, ap = {pix[1], w[1], h[1], (size_t)w[1] * 4};
     struct pipe_image b = {pix[2], w[2], h[2], (size_t)w[2] * 4};

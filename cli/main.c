@@ -1,6 +1,8 @@
 /* `lorweb`: the command-line face of the engine. Dispatches to one subcommand per file. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -21,11 +23,21 @@ static const struct subcommand subcommands[] = {
     {"bench", cli_bench, "kernel throughput against OpenBLAS, measured in the same run (--quick)"},
 };
 
+const char *cli_model_dir(const char *given) {
+    if (given) return given;
+    const char *env = getenv("LORWEB_MODEL_DIR");
+    if (env && *env) return env;
+    /* installed (meson install) first, else the model committed in the source tree (an uninstalled build) */
+    if (access(LORWEB_DEFAULT_MODEL_DIR "/flux.safetensors", R_OK) == 0) return LORWEB_DEFAULT_MODEL_DIR;
+    return LORWEB_SOURCE_MODEL_DIR;
+}
+
 static void usage(FILE *out) {
     fprintf(out, "usage: lorweb COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
         fprintf(out, "  %-14s %s\n", subcommands[i].name, subcommands[i].help);
-    fprintf(out, "\nenvironment: LORWEB_DEVICE (index or name), LORWEB_PROFILE=1 (kernel times)\n");
+    fprintf(out, "\nenvironment: LORWEB_DEVICE (index or name), LORWEB_PROFILE=1 (kernel times),\n"
+                 "             LORWEB_MODEL_DIR (model folder; default: the embedded model)\n");
 }
 
 int main(int argc, char **argv) {
