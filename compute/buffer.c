@@ -135,6 +135,7 @@ enum lw_status cmp_transfer_submit(struct cmp_device *dev, struct lw_error *err)
         .commandBufferCount = 1,
         .pCommandBuffers = &dev->transfer_cmd,
     };
+    if ((status = cmp_submit_check(dev, err)) != LW_OK) goto cleanup;
     VK_TRY(dev, vkQueueSubmit(dev->queue, 1, &submit, dev->transfer_fence));
     VK_TRY(dev, vkWaitForFences(dev->device, 1, &dev->transfer_fence, VK_TRUE, UINT64_MAX));
     VK_TRY(dev, vkResetFences(dev->device, 1, &dev->transfer_fence));

@@ -341,6 +341,7 @@ enum lw_status cmp_cmd_submit(struct cmp_cmd *cmd, struct lw_error *err) {
         .commandBufferCount = 1,
         .pCommandBuffers = &cmd->buffer,
     };
+    if ((status = cmp_submit_check(dev, err)) != LW_OK) goto cleanup;
     VK_TRY(dev, vkQueueSubmit(dev->queue, 1, &submit, cmd->fence));
     VK_TRY(dev, vkWaitForFences(dev->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX));
     VK_TRY(dev, vkResetFences(dev->device, 1, &cmd->fence));

@@ -76,12 +76,20 @@ struct cmp_device_options {
     /* Fault injection for tests: when > 0, the n-th device memory allocation (1-based) and every
      * later one fail with LW_ERR_DEVICE_MEMORY. 0 disables. */
     uint32_t fail_allocation_at;
+    /* Fault injection for tests: when > 0, the n-th queue submission (1-based) reports the device
+     * lost, and so does every later one, as a real lost device does. 0 disables; when 0, the
+     * environment variable LORWEB_FAULT_LOSE_DEVICE_AT is consulted (for tests of whole pipelines). */
+    uint32_t lose_device_at;
     /* Tests: when > 0, lowers the device's max storage buffer range to this many bytes, so code that
      * splits large tensors can be exercised with small ones. */
     uint64_t storage_range_limit;
     /* Record per-dispatch timestamps and print a table to stderr at destroy. Default: LORWEB_PROFILE. */
     bool profile;
 };
+
+/* True once the device reported VK_ERROR_DEVICE_LOST (really or by fault injection): every later
+ * submission fails; the owner destroys everything made on it and creates a new device. */
+bool cmp_device_lost(const struct cmp_device *device);
 
 /* Creates a device. Returns LW_ERR_NO_VULKAN, LW_ERR_NO_DEVICE, LW_ERR_VULKAN or LW_ERR_HOST_MEMORY
  * on failure, with the detail in `err`. `options` may be NULL (all defaults). */

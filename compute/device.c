@@ -35,12 +35,26 @@ const char *cmp_vk_result_str(VkResult result) {
     }
 }
 
+bool cmp_device_lost(const struct cmp_device *device) {
+    return device && device->lost;
+}
+
+enum lw_status cmp_submit_check(struct cmp_device *dev, struct lw_error *err) {
+    if (!dev->lost && dev->lose_device_at && ++dev->submit_count >= dev->lose_device_at) dev->lost = true;
+    if (!dev->lost) return LW_OK;
+    return lw_error_set(err, LW_ERR_DEVICE_LOST, "vkQueueSubmit failed: VK_ERROR_DEVICE_LOST%s",
+                        dev->lose_device_at ? " (simulated)" : "");
+}
+
 enum lw_status cmp_vk_status(struct cmp_device *device, VkResult result, const char *call,
                              struct lw_error *err) {
     enum lw_status status = LW_ERR_VULKAN;
     if (result == VK_ERROR_OUT_OF_DEVICE_MEMORY) status = LW_ERR_DEVICE_MEMORY;
     else if (result == VK_ERROR_OUT_OF_HOST_MEMORY) status = LW_ERR_HOST_MEMORY;
-    else if (result == VK_ERROR_DEVICE_LOST) status = LW_ERR_DEVICE_LOST;
+    else if (result == VK_ERROR_DEVICE_LOST) {
+        status = LW_ERR_DEVICE_LOST;
+        if (device) device->lost = true;
+    }
     else if (result == VK_ERROR_INCOMPATIBLE_DRIVER || result == VK_ERROR_INITIALIZATION_FAILED)
         status = device ? LW_ERR_VULKAN : LW_ERR_NO_VULKAN;
     /* Keep the call readable: strip the argument list. */
@@ -404,6 +418,9 @@ enum lw_status cmp_device_create(const struct cmp_device_options *options, struc
     dev->device_memory_mappable = (device_flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
                                   (device_flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
     dev->fail_allocation_at = options->fail_allocation_at;
+    dev->lose_device_at = options->lose_device_at;
+    const char *lose = getenv("LORWEB_FAULT_LOSE_DEVICE_AT");
+    if (!dev->lose_device_at && lose) dev->lose_device_at = (uint32_t)strtoul(lose, NULL, 10);
     if (options->storage_range_limit && options->storage_range_limit < dev->info.max_storage_buffer_range)
         dev->info.max_storage_buffer_range = options->storage_range_limit;
     const char *profile = getenv("LORWEB_PROFILE");

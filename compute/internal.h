@@ -63,6 +63,8 @@ struct cmp_device {
     uint64_t live_objects;
     uint32_t allocation_count;
     uint32_t fail_allocation_at;
+    uint32_t submit_count, lose_device_at;
+    bool     lost; /* VK_ERROR_DEVICE_LOST seen: every later submission fails */
 
     bool                     profile;
     struct cmp_profile_entry profile_table[CMP_KERNEL_COUNT];
@@ -81,6 +83,10 @@ struct cmp_buffer {
 enum lw_status cmp_vk_status(struct cmp_device *device, VkResult result, const char *call,
                              struct lw_error *err);
 const char    *cmp_vk_result_str(VkResult result);
+
+/* Before each queue submission: LW_ERR_DEVICE_LOST when the device is lost or the fault-injection
+ * switch says it is now. */
+enum lw_status cmp_submit_check(struct cmp_device *device, struct lw_error *err);
 
 /* Object accounting for leak tests. */
 static inline void cmp_count_created(struct cmp_device *device) {

@@ -175,6 +175,37 @@ static void test_fault_injection(void) {
     }
 }
 
+/* A lost device (simulated at the n-th submission): that submission and every later one report
+ * LW_ERR_DEVICE_LOST; everything can still be destroyed; a new device works. */
+static void test_device_lost(void) {
+    for (uint32_t lose_at = 1; lose_at <= 3; lose_at++) {
+        struct cmp_device_options opt = {.lose_device_at = lose_at, .cache_dir = ""};
+        struct cmp_device        *dev = NULL;
+        struct cmp_buffer        *buf = NULL;
+        struct cmp_cmd           *cmd = NULL;
+        struct lw_error           err = {0};
+        if (!th_check(cmp_device_create(&opt, &dev, &err) == LW_OK, "device: %s", err.message)) return;
+        cmp_buffer_create(dev, 4096, CMP_MEMORY_DEVICE, &buf, &err);
+        cmp_cmd_create(dev, &cmd, &err);
+        record_fill(cmd, fill_kernel(dev), cmp_buffer_view(buf), 1024, 7);
+        enum lw_status st[4];
+        for (int i = 0; i < 4; i++) st[i] = cmp_cmd_submit(cmd, &err);
+        for (uint32_t i = 0; i < 4; i++)
+            th_check(st[i] == (i + 1 < lose_at ? LW_OK : LW_ERR_DEVICE_LOST),
+                     "lost at submission %u: submission %u status %d", lose_at, i + 1, st[i]);
+        th_check(cmp_device_lost(dev) && strstr(err.message, "DEVICE_LOST"), "reported: %s", err.message);
+        cmp_cmd_destroy(cmd);
+        cmp_buffer_destroy(buf);
+        th_check(cmp_device_allocated_bytes(dev) == 0, "all freed after the loss");
+        cmp_device_destroy(dev);
+    }
+    struct cmp_device_options opt = {.cache_dir = ""};
+    struct cmp_device        *dev = NULL;
+    struct lw_error           err = {0};
+    th_check(cmp_device_create(&opt, &dev, &err) == LW_OK && !cmp_device_lost(dev), "a new device works");
+    cmp_device_destroy(dev);
+}
+
 static void test_pipeline_cache(void) {
     char dir[] = "/tmp/lorweb-cache-XXXXXX";
     if (!mkdtemp(dir)) return;
@@ -218,6 +249,7 @@ int main(void) {
     cmp_device_destroy(dev);
     cmp_device_destroy(NULL);
     test_fault_injection();
+    test_device_lost();
     test_pipeline_cache();
     return th_finish();
 }
