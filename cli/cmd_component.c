@@ -10,6 +10,7 @@
 #include "clip.h"
 #include "compute.h"
 #include "flux.h"
+#include "latent_tokens.h"
 #include "lorweb.h"
 #include "lorweb_mix.h"
 #include "schedule.h"
@@ -22,6 +23,7 @@
 
 struct component_args {
     const char     *name, *weights, *lorweb, *lorweb_config, *output;
+    const char     *decode; /* sample: also unpack and decode the latent with this autoencoder */
     const char     *inputs[MAX_INPUTS];
     int             input_count, steps;
     int64_t         image_seq_len;
@@ -249,6 +251,26 @@ static void flux_tensors_free(struct flux_tensors *t) {
     free(t->txt), free(t->txt_ids), free(t->y), free(t->ctx), free(t->ctx_ids), free(t->img_ids);
 }
 
+/* `sample --decode AE`: the sampled tokens unpacked (latent_tokens.h) and decoded, as `decoded`
+ * [1, 3, 2·f·gh, 2·f·gw], unclamped (what the pipeline crops b′ from). */
+static enum lw_status decode_tokens(struct component_args *a, struct cmp_device *dev, struct outputs *o,
+                                    const float *tokens, int64_t gh, int64_t gw, struct lw_error *err) {
+    struct vae_model *vae = NULL;
+    enum lw_status    status = vae_load(dev, a->decode, VAE_DECODER_ONLY, &vae, err);
+    if (status) return status;
+    int64_t z = vae_config(vae)->z_channels, f = vae_downsampling(vae);
+    float  *latent = malloc((size_t)(z * 4 * gh * gw) * sizeof *latent);
+    float  *out = output_add(o, "decoded", 4, (int64_t[]){1, 3, 2 * gh * f, 2 * gw * f});
+    if (!latent || !out) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    if (status == LW_OK) {
+        latent_unpack(tokens, z, 2 * gh, 2 * gw, latent);
+        status = vae_decode(vae, latent, 2 * gh, 2 * gw, out, err);
+    }
+    free(latent);
+    vae_destroy(vae);
+    return status;
+}
+
 static enum lw_status run_flux(struct component_args *a, struct cmp_device *dev, struct outputs *o,
                                struct lw_error *err, bool sample) {
     struct flux_model  *m = NULL;
@@ -282,6 +304,7 @@ static enum lw_status run_flux(struct component_args *a, struct cmp_device *dev,
         REQUIRE(sigmas || lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory") == LW_OK);
         status = sched_sigmas(steps, n, sigmas, err);
         if (status == LW_OK) status = flux_sample(m, &in, x, sigmas, steps, NULL, NULL, out, err);
+        if (status == LW_OK && a->decode) status = decode_tokens(a, dev, o, out, in.grid_h, in.grid_w, err);
     } else {
         float tv = 0;
         const struct wt_tensor *ts = input(a, "timesteps");
@@ -443,6 +466,7 @@ static const struct {
 static int usage(void) {
     fprintf(stderr, "usage: lorweb component NAME [--weights FILE] [--lorweb FILE --lorweb-config FILE]\n"
                     "                         [--input FILE]... --output FILE [--steps N] [--image-seq-len N]\n"
+                    "                         [--decode AE_FILE]   (sample: also the decoded image)\n"
                     "components:");
     for (size_t i = 0; i < sizeof components / sizeof components[0]; i++) fprintf(stderr, " %s", components[i].name);
     fprintf(stderr, "\n");
@@ -464,6 +488,7 @@ int cli_component(int argc, char **argv) {
         else if (!strcmp(opt, "--lorweb")) a.lorweb = val;
         else if (!strcmp(opt, "--lorweb-config")) a.lorweb_config = val;
         else if (!strcmp(opt, "--output")) a.output = val;
+        else if (!strcmp(opt, "--decode")) a.decode = val;
         else if (!strcmp(opt, "--steps")) a.steps = atoi(val);
         else if (!strcmp(opt, "--image-seq-len")) a.image_seq_len = atoll(val);
         else if (!strcmp(opt, "--input") && a.input_count < MAX_INPUTS) a.inputs[a.input_count++] = val;

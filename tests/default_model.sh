@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The embedded default model (models/default/) through the engine, against what the training
 # recipe's PyTorch code computed from the same exported files (tests/data/default_parity.safetensors,
-# written by tools/train/evaluate.py): LoRWeB mixing weights, the sampled latent with and without the
-# basis, then one whole `lorweb run` on the sample images. Skips (77) when the model is absent.
+# written by tools/train/evaluate.py) for the same saved noise: LoRWeB mixing weights, the sampled
+# latent with and without the basis, the decoded grid (b′ is its bottom-right quadrant), then one whole
+# `lorweb run` on the sample images. Skips (77) when the model is absent.
 #   default_model.sh LORWEB ST_COMPARE SOURCE_ROOT
 set -u
 lorweb=$1 cmp=$2 root=$3
@@ -23,8 +24,11 @@ echo "mixing weights: $(echo "$modules" | wc -l) modules within 1e-4"
 
 "$lorweb" component sample --weights "$M/flux.safetensors" --input "$P" --output "$T/base.st" 2>"$T/err" &&
     "$cmp" "$T/base.st" latent "$P" latent_base 3e-3 || { cat "$T/err"; fail "latent without LoRWeB"; }
-"$lorweb" component sample --weights "$M/flux.safetensors" "${lw[@]}" --input "$P" --output "$T/lorweb.st" 2>"$T/err" &&
+"$lorweb" component sample --weights "$M/flux.safetensors" "${lw[@]}" --decode "$M/ae.safetensors" --input "$P" \
+    --output "$T/lorweb.st" 2>"$T/err" &&
     "$cmp" "$T/lorweb.st" latent "$P" latent 3e-3 || { cat "$T/err"; fail "latent with LoRWeB"; }
+# b′ parity (issue 9): the decoded grid, whose bottom-right quadrant is b′, within 2e-2 relative L2
+"$cmp" "$T/lorweb.st" decoded "$P" decoded 2e-2 || fail "decoded grid with LoRWeB"
 # The basis must matter: the two PyTorch latents differ by more than the tolerance.
 "$cmp" "$T/lorweb.st" latent "$P" latent_base 3e-3 >/dev/null 2>&1 && fail "LoRWeB latent equals the base latent"
 

@@ -8,6 +8,7 @@
 
 #include "grid.h"
 #include "harness.h"
+#include "latent_tokens.h"
 #include "resize.h"
 
 /* LoRWeB grid of a 5×3 a, 7×4 a′, 2×9 b (salts 1, 2, 4): 10×6 RGB. */
@@ -135,8 +136,28 @@ static void grid(void) {
     free(a), free(ap), free(b), free(wide), free(chw);
 }
 
+/* 2×2 packing: the spec's index formula at every position of an odd-sized token grid, and the
+ * round trip. */
+static void packing(void) {
+    const int64_t z = 3, h = 6, w = 10;
+    float         latent[3 * 6 * 10], tokens[3 * 6 * 10], back[3 * 6 * 10];
+    for (int i = 0; i < z * h * w; i++) latent[i] = (float)i;
+    latent_pack(latent, z, h, w, tokens);
+    int bad = 0;
+    for (int64_t c = 0; c < z; c++)
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++) {
+                int64_t token = (y / 2) * (w / 2) + x / 2, feature = c * 4 + (y % 2) * 2 + x % 2;
+                bad += tokens[token * 4 * z + feature] != latent[(c * h + y) * w + x];
+            }
+    th_check(bad == 0, "pack: %d values misplaced", bad);
+    latent_unpack(tokens, z, h, w, back);
+    th_check(memcmp(back, latent, sizeof latent) == 0, "unpack inverts pack");
+}
+
 int main(void) {
     sizes();
     grid();
+    packing();
     return th_finish();
 }
