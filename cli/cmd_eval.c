@@ -4,7 +4,9 @@
  * largest first.
  * eval DIR: every subfolder of DIR holding a.png, a_prime.png and b.png (and optionally the true
  * b_prime.png) is run; per triplet and on average it reports the CLIP directional similarity
- * cos(E(b′) − E(b), E(a′) − E(a)), preservation cos(E(b′), E(b)), and against the truth PSNR and SSIM. */
+ * cos(E(b′) − E(b), E(a′) − E(a)), preservation cos(E(b′), E(b)), and against the truth PSNR and SSIM.
+ * Variants for comparisons: another LoRWeB basis (--lorweb), strength 0 (the frozen base), and the
+ * two trivial baselines that need no model run (--baseline copy: b′ = b; difference: b′ = b + a′ − a). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,23 +74,60 @@ static struct metric_image as_metric(const struct pipe_image *p) {
     return (struct metric_image){p->data, p->width, p->height, 4, p->stride};
 }
 
+static bool same_size(const struct pipe_image *x, const struct pipe_image *y) {
+    return x->width == y->width && x->height == y->height;
+}
+
+/* The trivial baselines: copy (b′ = b) and difference (b′ = b + a′ − a, clamped), alpha from b. */
+static void baseline_run(const char *which, const struct pipe_image *a, const struct pipe_image *ap,
+                         const struct pipe_image *b, struct pipe_image *out) {
+    bool difference = !strcmp(which, "difference");
+    for (int y = 0; y < b->height; y++)
+        for (int x = 0; x < b->width * 4; x++) {
+            float v = b->data[(size_t)y * b->stride + x];
+            if (difference && x % 4 != 3) v += ap->data[(size_t)y * ap->stride + x] - a->data[(size_t)y * a->stride + x];
+            out->data[(size_t)y * out->stride + x] = v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+}
+
 int cli_eval(int argc, char **argv) {
     if (argc < 1) {
-        fprintf(stderr, "usage: lorweb eval DIR [--model DIR] [--steps N] [--size PIXELS] [--seed N]\n");
+        fprintf(stderr, "usage: lorweb eval DIR [--model DIR] [--lorweb DIR] [--strength S] [--steps N]\n"
+                        "                   [--size PIXELS] [--seed N] [--baseline copy|difference] [--save DIR]\n");
         return 2;
     }
-    const char        *dir = argv[0], *model = NULL;
+    const char        *dir = argv[0], *model = NULL, *lorweb = NULL, *baseline = NULL, *save = NULL;
     struct pipe_params p;
     pipe_params_defaults(&p);
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--model")) model = argv[i + 1];
-        else if (!strcmp(argv[i], "--steps")) p.steps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--size")) p.size = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seed")) p.seed = strtoull(argv[i + 1], NULL, 10);
+    for (int i = 1; i < argc; i += 2) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "lorweb eval: %s needs a value\n", o);
+            return 2;
+        }
+        if (!strcmp(o, "--model")) model = v;
+        else if (!strcmp(o, "--lorweb")) lorweb = v;
+        else if (!strcmp(o, "--strength")) p.strength = (float)atof(v);
+        else if (!strcmp(o, "--steps")) p.steps = atoi(v);
+        else if (!strcmp(o, "--size")) p.size = atoi(v);
+        else if (!strcmp(o, "--seed")) p.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(o, "--baseline") && (!strcmp(v, "copy") || !strcmp(v, "difference"))) baseline = v;
+        else if (!strcmp(o, "--save")) save = v;
+        else {
+            fprintf(stderr, "lorweb eval: unknown option or value %s %s\n", o, v);
+            return 2;
+        }
+    }
+    char lorweb_file[4200] = "", lorweb_config[4200] = "";
+    if (lorweb) { /* a folder holding lorweb.safetensors and config.yaml */
+        snprintf(lorweb_file, sizeof lorweb_file, "%s/lorweb.safetensors", lorweb);
+        snprintf(lorweb_config, sizeof lorweb_config, "%s/config.yaml", lorweb);
     }
     struct lw_error      err = {0};
     struct pipe_context *ctx = NULL;
-    struct pipe_options  opt = {.paths = {.model_dir = cli_model_dir(model)}};
+    struct pipe_options  opt = {.paths = {.model_dir = cli_model_dir(model),
+                                          .lorweb = lorweb ? lorweb_file : NULL,
+                                          .lorweb_config = lorweb ? lorweb_config : NULL}};
     if (pipe_context_create(&opt, &ctx, &err)) {
         fprintf(stderr, "lorweb eval: %s: %s\n", lw_status_str(err.status), err.message);
         return 1;
@@ -119,8 +158,18 @@ int cli_eval(int argc, char **argv) {
         struct pipe_image o = {out, b.image.width, b.image.height, (size_t)b.image.width * 4};
         float ea[1024], eap[1024], eb[1024], ebp[1024];
         int   n = 0;
-        ok = ok && out && pipe_run(ctx, &p, &a.image, &ap.image, &b.image, &o, &err) == LW_OK &&
-             pipe_embed(ctx, &a.image, ea, 1024, &n, &err) == LW_OK && pipe_embed(ctx, &ap.image, eap, 1024, &n, &err) == LW_OK &&
+        if (ok && out && baseline) {
+            ok = same_size(&a.image, &b.image) && same_size(&ap.image, &b.image);
+            if (!ok) lw_error_set(&err, LW_ERR_ARGUMENT, "the %s baseline needs a, a′ and b of one size", baseline);
+            else baseline_run(baseline, &a.image, &ap.image, &b.image, &o);
+        } else if (ok && out) {
+            ok = pipe_run(ctx, &p, &a.image, &ap.image, &b.image, &o, &err) == LW_OK;
+        }
+        if (ok && save) {
+            snprintf(path, sizeof path, "%s/%s.png", save, names[t]->d_name);
+            ok = image_save(path, o.data, o.width, o.height, &err) == LW_OK;
+        }
+        ok = ok && out && pipe_embed(ctx, &a.image, ea, 1024, &n, &err) == LW_OK && pipe_embed(ctx, &ap.image, eap, 1024, &n, &err) == LW_OK &&
              pipe_embed(ctx, &b.image, eb, 1024, &n, &err) == LW_OK && pipe_embed(ctx, &o, ebp, 1024, &n, &err) == LW_OK;
         if (!ok) {
             printf("%-24s failed: %s\n", names[t]->d_name, err.message);

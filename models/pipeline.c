@@ -23,6 +23,7 @@
 #include "compute.h"
 #include "detail.h"
 #include "flux.h"
+#include "latent_tokens.h"
 #include "lorweb.h"
 #include "lorweb_mix.h"
 #include "philox.h"
@@ -46,7 +47,8 @@ struct pipe_context {
     struct clip_model    *clip;
     struct lorweb_config  lorweb;
     bool                  has_lorweb;
-    float                *txt, *y; /* fixed conditioning (T, context_in), (vec_in) */
+    float                *txt, *y; /* fixed conditioning or the last prompt's (T, context_in), (vec_in) */
+    float                *empty_txt, *empty_y; /* the empty prompt's, kept beside the last one */
     int64_t               t_tokens;
     int                   default_steps, default_size;
     float                *coeffs; /* (modules, basis) from the last encode */
@@ -119,7 +121,7 @@ void pipe_context_destroy(struct pipe_context *ctx) {
     vae_destroy(ctx->vae);
     clip_destroy(ctx->clip);
     cmp_device_destroy(ctx->device);
-    free(ctx->txt), free(ctx->y), free(ctx->coeffs);
+    free(ctx->txt), free(ctx->y), free(ctx->coeffs), free(ctx->empty_txt), free(ctx->empty_y);
     free(ctx);
 }
 
@@ -152,6 +154,7 @@ static enum lw_status conditioning_load(struct pipe_context *ctx, struct lw_erro
                             (long long)c->context_in, (long long)c->vec_in);
     }
     ctx->t_tokens = (int64_t)(wt_elements(txt) / (uint64_t)c->context_in);
+    free(ctx->txt), free(ctx->y); /* loaded again after a lost device */
     ctx->txt = malloc(wt_elements(txt) * sizeof *ctx->txt);
     ctx->y = malloc((size_t)c->vec_in * sizeof *ctx->y);
     if (!ctx->txt || !ctx->y) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
@@ -165,9 +168,26 @@ static enum lw_status conditioning_load(struct pipe_context *ctx, struct lw_erro
 /* Encodes `prompt` with T5 (512 ids, padded with 0) and CLIP-L text (77 ids, padded with 49407) as
  * FLUX does (spec-lorweb.md §4), unless it is the prompt encoded last. The encoders are loaded for
  * this and freed at once, so they never share the device with the transformer's activations. */
+static float *copy_floats(const float *src, size_t n) {
+    float *out = malloc(n * sizeof *out);
+    if (out) memcpy(out, src, n * sizeof *out);
+    return out;
+}
+
 static enum lw_status prompt_encode(struct pipe_context *ctx, const char *prompt, struct lw_error *err) {
     if (ctx->fixed_conditioning || (ctx->txt && !strcmp(ctx->prompt, prompt))) return LW_OK;
     const struct flux_config *c = flux_config(ctx->flux);
+    size_t                    txt_n = (size_t)512 * c->context_in, y_n = (size_t)c->vec_in;
+    if (!*prompt && ctx->empty_txt) { /* the empty prompt's embedding is kept: no encoder run */
+        float *txt = copy_floats(ctx->empty_txt, txt_n), *y = copy_floats(ctx->empty_y, y_n);
+        if (!txt || !y) {
+            free(txt), free(y);
+            return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+        }
+        free(ctx->txt), free(ctx->y);
+        ctx->txt = txt, ctx->y = y, ctx->t_tokens = 512, ctx->prompt[0] = '\0';
+        return LW_OK;
+    }
     struct tok_t5            *t5tok = NULL;
     struct tok_clip          *cliptok = NULL;
     struct t5_model          *t5 = NULL;
@@ -205,6 +225,11 @@ static enum lw_status prompt_encode(struct pipe_context *ctx, const char *prompt
     free(ctx->txt), free(ctx->y);
     ctx->txt = txt, ctx->y = y, ctx->t_tokens = 512;
     snprintf(ctx->prompt, sizeof ctx->prompt, "%s", prompt);
+    if (!*prompt && !ctx->empty_txt) { /* best effort: without memory it is only encoded again */
+        ctx->empty_txt = copy_floats(txt, txt_n), ctx->empty_y = copy_floats(y, y_n);
+        if (!ctx->empty_txt || !ctx->empty_y) free(ctx->empty_txt), free(ctx->empty_y), ctx->empty_txt = ctx->empty_y = NULL;
+    }
+    log_msg(ctx, PIPE_LOG_DEBUG, "prompt encoded with T5 and CLIP-L: \"%s\"", prompt);
     return LW_OK;
 }
 
@@ -369,7 +394,7 @@ static enum lw_status quadrants_make(const struct pipe_image *a, const struct pi
     return status;
 }
 
-enum lw_status pipe_encode(struct pipe_context *ctx, const struct pipe_image *a, const struct pipe_image *ap,
+static enum lw_status encode_once(struct pipe_context *ctx, const struct pipe_image *a, const struct pipe_image *ap,
                            const struct pipe_image *b, struct lw_error *err) {
     enum lw_status status;
     if ((status = check_image("a", a, err)) || (status = check_image("a′", ap, err)) ||
@@ -384,7 +409,7 @@ enum lw_status pipe_encode(struct pipe_context *ctx, const struct pipe_image *a,
     return status;
 }
 
-enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *image, float *embed, int max,
+static enum lw_status embed_once(struct pipe_context *ctx, const struct pipe_image *image, float *embed, int max,
                           int *n, struct lw_error *err) {
     enum lw_status status;
     if ((status = check_image("image", image, err)) || (status = ensure_loaded(ctx, err))) return status;
@@ -430,7 +455,7 @@ static bool progress(struct pipe_context *ctx, enum pipe_stage stage, double fra
     return ctx->opt.progress(ctx->opt.user, &p);
 }
 
-enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *params, const struct pipe_image *a,
+static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_params *params, const struct pipe_image *a,
                         const struct pipe_image *ap, const struct pipe_image *b, struct pipe_image *out,
                         struct lw_error *err) {
     enum lw_status     status;
@@ -502,11 +527,7 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
                     grid[((size_t)c * gh + (k / 2) * qh + y) * gw + (k % 2) * qw + x] = 2 * v - 1;
                 }
     if ((status = vae_encode(ctx->vae, grid, gh, gw, latent, err))) goto done;
-    for (int64_t ty = 0; ty < lh / 2; ty++) /* pack 2×2 (spec §2.2) */
-        for (int64_t tx = 0; tx < lw / 2; tx++)
-            for (int64_t c = 0; c < z; c++)
-                for (int d = 0; d < 4; d++)
-                    tokens[((ty * (lw / 2) + tx) * z + c) * 4 + d] = latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2];
+    latent_pack(latent, z, lh, lw, tokens); /* 2×2 (spec §2.2) */
     if (!progress(ctx, PIPE_STAGE_ENCODE, 0.1)) goto cancelled;
     if (p.noise == PIPE_NOISE_TORCH_CUDA) {
         /* diffusers' FluxKontextPipeline: torch.randn((1, z, lh, lw), bf16) from a fresh CUDA
@@ -514,11 +535,7 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
          * the whole latent (an H100 up to ≈1 MP; see philox.h). `latent` is free until unpack. */
         if ((status = rng_torch_cuda_randn(p.seed, 0, NULL, latent, z * lh * lw, err))) goto done;
         rng_round_bf16(latent, (size_t)(z * lh * lw));
-        for (int64_t ty = 0; ty < lh / 2; ty++)
-            for (int64_t tx = 0; tx < lw / 2; tx++)
-                for (int64_t c = 0; c < z; c++)
-                    for (int d = 0; d < 4; d++)
-                        noise[((ty * (lw / 2) + tx) * z + c) * 4 + d] = latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2];
+        latent_pack(latent, z, lh, lw, noise);
     } else {
         rng_normal_fill(p.seed, 0, noise, (size_t)(n * 4 * z));
     }
@@ -528,11 +545,7 @@ enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *para
                              .guidance = p.guidance};
     struct step_state st = {ctx};
     if ((status = flux_sample(ctx->flux, &in, noise, sigmas, p.steps, on_step, &st, result, err))) goto done;
-    for (int64_t ty = 0; ty < lh / 2; ty++) /* unpack */
-        for (int64_t tx = 0; tx < lw / 2; tx++)
-            for (int64_t c = 0; c < z; c++)
-                for (int d = 0; d < 4; d++)
-                    latent[(c * lh + 2 * ty + d / 2) * lw + 2 * tx + d % 2] = result[((ty * (lw / 2) + tx) * z + c) * 4 + d];
+    latent_unpack(result, z, lh, lw, latent);
     if (!progress(ctx, PIPE_STAGE_DECODE, 0.9)) goto cancelled;
     if ((status = vae_decode(ctx->vae, latent, lh, lw, image, err))) goto done;
     for (int y = 0; y < qh; y++) /* the bottom-right quadrant, exactly, as RGBA */
@@ -577,4 +590,35 @@ done:
     quadrants_free(&q);
     free(grid), free(latent), free(tokens), free(noise), free(result), free(sigmas), free(image), free(crop), free(full);
     return status;
+}
+
+/* A lost device (VK_ERROR_DEVICE_LOST: a driver reset, a GPU hang, an unplugged eGPU) invalidates
+ * everything made on it: release it all, so the next request loads the models again on a new device.
+ * Host-side state (the prompt embeddings) is kept. */
+static enum lw_status recover_if_lost(struct pipe_context *ctx, enum lw_status status) {
+    if (status != LW_ERR_DEVICE_LOST && !cmp_device_lost(ctx->device)) return status;
+    log_msg(ctx, PIPE_LOG_WARNING, "the device was lost; it is created again on the next request");
+    flux_destroy(ctx->flux), vae_destroy(ctx->vae), clip_destroy(ctx->clip);
+    ctx->flux = NULL, ctx->vae = NULL, ctx->clip = NULL;
+    free(ctx->coeffs);
+    ctx->coeffs = NULL, ctx->has_lorweb = false, ctx->encoded = false;
+    cmp_device_destroy(ctx->device);
+    ctx->device = NULL;
+    return LW_ERR_DEVICE_LOST;
+}
+
+enum lw_status pipe_encode(struct pipe_context *ctx, const struct pipe_image *a, const struct pipe_image *ap,
+                           const struct pipe_image *b, struct lw_error *err) {
+    return recover_if_lost(ctx, encode_once(ctx, a, ap, b, err));
+}
+
+enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *image, float *embed, int max,
+                          int *n, struct lw_error *err) {
+    return recover_if_lost(ctx, embed_once(ctx, image, embed, max, n, err));
+}
+
+enum lw_status pipe_run(struct pipe_context *ctx, const struct pipe_params *params, const struct pipe_image *a,
+                        const struct pipe_image *ap, const struct pipe_image *b, struct pipe_image *out,
+                        struct lw_error *err) {
+    return recover_if_lost(ctx, run_once(ctx, params, a, ap, b, out, err));
 }

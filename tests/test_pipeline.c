@@ -55,8 +55,14 @@ static bool progress(void *user, const struct pipe_progress *p) {
     return !(cancel_at && p->stage == PIPE_STAGE_DENOISE && p->step >= cancel_at);
 }
 
+static int prompts_encoded; /* "prompt encoded" debug lines seen */
+static void log_line(void *user, enum pipe_log_level level, const char *text) {
+    (void)user, (void)level;
+    prompts_encoded += strstr(text, "prompt encoded") != NULL;
+}
+
 static struct pipe_context *context(const char *dir, int *calls) {
-    struct pipe_options  opt = {.paths = {.model_dir = dir}, .progress = progress, .user = calls};
+    struct pipe_options  opt = {.paths = {.model_dir = dir}, .progress = progress, .log = log_line, .user = calls};
     struct pipe_context *ctx = NULL;
     struct lw_error      err = {0};
     th_check(pipe_context_create(&opt, &ctx, &err) == LW_OK, "context %s: %s", dir, err.message);
@@ -144,6 +150,16 @@ int main(void) {
     cancel_at = 0;
     run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
     th_check(memcmp(o1.data, o2.data, n * 4) == 0, "a run after a cancel gives the same b′");
+    /* A device lost mid-run (simulated at its 5th submission) is reported; the next run creates a
+     * new device, loads again and gives the same b′. */
+    struct pipe_context *lost = context(dir_full, &calls);
+    setenv("LORWEB_FAULT_LOSE_DEVICE_AT", "5", 1);
+    th_poison(o2.data, n);
+    if (lost) run(lost, &p, &a, &ap, &b, &o2, LW_ERR_DEVICE_LOST);
+    unsetenv("LORWEB_FAULT_LOSE_DEVICE_AT");
+    if (lost && run(lost, &p, &a, &ap, &b, &o2, LW_OK))
+        th_check(memcmp(o1.data, o2.data, n * 4) == 0, "after a lost device, a new one gives the same b′");
+    pipe_context_destroy(lost);
     /* bad parameters and images */
     p.steps = -1;
     run(ctx, &p, &a, &ap, &b, &o2, LW_ERR_ARGUMENT);
@@ -170,6 +186,16 @@ int main(void) {
         p.prompt = "make it a watercolour";
         run(text, &p, &a, &ap, &b, &o3, LW_OK);
         th_check(memcmp(o1.data, o3.data, n * 4) == 0, "the same prompt again gives the same b′");
+        /* The empty prompt's embedding is kept beside the last prompt's: encoded once only. */
+        int before = prompts_encoded;
+        p.prompt = "";
+        run(text, &p, &a, &ap, &b, &o1, LW_OK);
+        p.prompt = "turn it to night";
+        run(text, &p, &a, &ap, &b, &o2, LW_OK);
+        p.prompt = NULL;
+        run(text, &p, &a, &ap, &b, &o3, LW_OK);
+        th_check(prompts_encoded - before == 2, "the empty prompt is encoded once (%d encodings)", prompts_encoded - before);
+        th_check(memcmp(o1.data, o3.data, n * 4) == 0, "the kept empty-prompt embedding gives the same b′");
         pipe_context_destroy(text);
     }
     pipe_context_destroy(ctx);
