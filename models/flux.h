@@ -99,6 +99,10 @@ enum lw_status flux_forward(struct flux_model *model, const struct flux_inputs *
 /* Euler flow matching over `sigmas` (steps + 1 values from 1 to 0) from `noise` (N, in) to the clean
  * packed latent (N, in). The step callback (may be NULL) is called with step 0 once conditioning and
  * recording are done, then after each step, and may cancel (LW_ERR_CANCELLED). */
+/* Inside flux_sample's step callback (steps ≥ 1): the current prediction of the clean latent,
+ * x0 = x − σ·v, as packed tokens (N, in) — what a progress preview shows. LW_ERR_ARGUMENT elsewhere. */
+enum lw_status flux_sample_x0(struct flux_model *model, float *x0, struct lw_error *err);
+
 enum lw_status flux_sample(struct flux_model *model, const struct flux_inputs *in, const float *noise,
                            const float *sigmas, int steps, flux_step_fn on_step, void *user,
                            float *latent, struct lw_error *err);

@@ -77,6 +77,9 @@ struct flux_model {
     int                 block_slot[2 * FLUX_MAX_BLOCKS];
     struct flux_memory  memory;
     uint64_t            activation_block; /* block size res.activations was made with */
+    /* During flux_sample's step callback only: the run and the step's σ_next and dt (for previews). */
+    struct flux_run    *sampling;
+    float               sampling_next, sampling_dt;
     struct flux_lora   *loras;
     int                 lora_count;
 };

@@ -500,14 +500,30 @@ static enum lw_status evaluate(struct flux_model *m, const struct flux_inputs *i
     for (int s = 0; s < steps && status == LW_OK; s++) {
         status = cmp_view_upload(r.mod.view, mods + (int64_t)s * m->mod_cols, (uint64_t)m->mod_cols * 4, err);
         if (status == LW_OK) status = cmp_cmd_submit(m->res.cmd, err);
+        m->sampling = &r, m->sampling_next = next[s], m->sampling_dt = next[s] - times[s];
         if (status == LW_OK && on_step && !on_step(user, s + 1, steps))
             status = lw_error_set(err, LW_ERR_CANCELLED, "cancelled after step %d of %d", s + 1, steps);
+        m->sampling = NULL;
     }
     if (status == LW_OK)
         status = velocity ? cmp_view_download(r.out.view, result, (uint64_t)(r.n * c->out_channels) * 4, err)
                           : cmp_view_download(r.tokens.view, result, (uint64_t)(r.n * c->in_channels) * 4, err);
     cmp_cmd_reset(m->res.cmd);
     free(mods);
+    return status;
+}
+
+enum lw_status flux_sample_x0(struct flux_model *m, float *x0, struct lw_error *err) {
+    struct flux_run *r = m->sampling;
+    if (!r) return lw_error_set(err, LW_ERR_ARGUMENT, "flux: no sampling step to preview");
+    int64_t  in = m->cfg.in_channels, count = r->n * in;
+    float   *v = malloc((size_t)count * sizeof *v);
+    if (!v) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    enum lw_status status = cmp_view_download(r->tokens.view, x0, (uint64_t)count * 4, err);
+    if (status == LW_OK) status = cmp_view_download(r->out.view, v, (uint64_t)count * 4, err);
+    /* out holds dt·v after the step; x0 = x_next − σ_next·v */
+    for (int64_t i = 0; status == LW_OK && i < count; i++) x0[i] -= m->sampling_next * v[i] / m->sampling_dt;
+    free(v);
     return status;
 }
 

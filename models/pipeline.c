@@ -27,6 +27,7 @@
 #include "lorweb.h"
 #include "lorweb_mix.h"
 #include "philox.h"
+#include "preview.h"
 #include "resize.h"
 #include "schedule.h"
 #include "t5.h"
@@ -439,13 +440,27 @@ enum lw_status pipe_basis_weights(struct pipe_context *ctx, float *mean, int max
 
 struct step_state {
     struct pipe_context *ctx;
+    struct preview_map   map;     /* latent → RGB, fitted on this run's context (preview.h) */
+    bool                 preview; /* the map fitted */
+    float               *x0, *rgba; /* scratch: clean-latent tokens, the preview pixels */
+    int64_t              lh, lw;
 };
 
+/* Progress per step, with a preview of b′ (the bottom-right quadrant of the current clean-latent
+ * prediction through the fitted map) every few steps and at the last one. */
 static bool on_step(void *user, int step, int steps) {
-    struct pipe_context *ctx = ((struct step_state *)user)->ctx;
+    struct step_state   *st = user;
+    struct pipe_context *ctx = st->ctx;
     if (!ctx->opt.progress) return true;
     struct pipe_progress p = {.stage = PIPE_STAGE_DENOISE, .step = step, .steps = steps,
                               .fraction = 0.1 + 0.8 * step / steps};
+    int every = steps > 8 ? steps / 8 : 1;
+    if (st->preview && step > 0 && (step % every == 0 || step == steps) &&
+        flux_sample_x0(ctx->flux, st->x0, NULL) == LW_OK) {
+        int w = (int)(st->lw / 2), h = (int)(st->lh / 2);
+        preview_render(&st->map, st->x0, st->lh, st->lw, w, h, w, h, st->rgba);
+        p.preview = st->rgba, p.preview_width = w, p.preview_height = h;
+    }
     return ctx->opt.progress(ctx->opt.user, &p);
 }
 
@@ -528,6 +543,8 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
                 }
     if ((status = vae_encode(ctx->vae, grid, gh, gw, latent, err))) goto done;
     latent_pack(latent, z, lh, lw, tokens); /* 2×2 (spec §2.2) */
+    struct preview_map map; /* for progress previews; failing to fit just means none */
+    bool have_map = ctx->opt.progress && preview_fit(latent, z, lh, lw, grid, f, &map, NULL) == LW_OK;
     if (!progress(ctx, PIPE_STAGE_ENCODE, 0.1)) goto cancelled;
     if (p.noise == PIPE_NOISE_TORCH_CUDA) {
         /* diffusers' FluxKontextPipeline: torch.randn((1, z, lh, lw), bf16) from a fresh CUDA
@@ -543,8 +560,14 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     struct flux_inputs in = {.txt = ctx->txt, .t_tokens = ctx->t_tokens, .y = ctx->y, .grid_h = lh / 2,
                              .grid_w = lw / 2, .context = tokens, .ctx_grid_h = lh / 2, .ctx_grid_w = lw / 2,
                              .guidance = p.guidance};
-    struct step_state st = {ctx};
-    if ((status = flux_sample(ctx->flux, &in, noise, sigmas, p.steps, on_step, &st, result, err))) goto done;
+    struct step_state st = {.ctx = ctx, .x0 = result, .lh = lh, .lw = lw};
+    /* previews only for a progress callback; a failed fit (or no memory) just means none */
+    st.rgba = ctx->opt.progress ? malloc((size_t)(lh / 2) * (lw / 2) * 4 * sizeof *st.rgba) : NULL;
+    st.preview = st.rgba && have_map;
+    if (have_map) st.map = map;
+    status = flux_sample(ctx->flux, &in, noise, sigmas, p.steps, on_step, &st, result, err);
+    free(st.rgba);
+    if (status) goto done;
     latent_unpack(result, z, lh, lw, latent);
     if (!progress(ctx, PIPE_STAGE_DECODE, 0.9)) goto cancelled;
     if ((status = vae_decode(ctx->vae, latent, lh, lw, image, err))) goto done;

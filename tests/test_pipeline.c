@@ -49,9 +49,17 @@ static struct pipe_image make_image(int w, int h, float phase) {
 }
 
 static int cancel_at;
+static int previews, bad_previews; /* progress previews seen, and ones out of shape or range */
 static bool progress(void *user, const struct pipe_progress *p) {
     int *calls = user;
     ++*calls;
+    if (p->preview) {
+        previews++;
+        bool ok = p->stage == PIPE_STAGE_DENOISE && p->preview_width > 0 && p->preview_height > 0;
+        for (int i = 0; ok && i < p->preview_width * p->preview_height * 4; i++)
+            ok = p->preview[i] >= 0 && p->preview[i] <= 1;
+        bad_previews += !ok;
+    }
     return !(cancel_at && p->stage == PIPE_STAGE_DENOISE && p->step >= cancel_at);
 }
 
@@ -119,6 +127,8 @@ int main(void) {
         th_check(bad == 0, "b′ fully written and in [0, 1] (%zu bad)", bad);
         th_check(o1.data[3] == 0.75f && o1.data[n - 1] == 0.75f, "b′ keeps b's alpha");
         th_check(calls >= 5, "progress reported (%d calls)", calls);
+        th_check(previews == p.steps && bad_previews == 0, "a preview of b′ at each of %d steps (%d, %d bad)",
+                 p.steps, previews, bad_previews);
     }
     run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
     th_check(memcmp(o1.data, o2.data, n * 4) == 0, "same seed, same b′ (resident engine, second run)");
