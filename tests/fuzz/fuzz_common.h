@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix) {
-    static char path[128];
-    snprintf(path, sizeof path, "/tmp/lorweb-fuzz-%d%s", (int)getpid(), suffix);
+static inline void write_bytes(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) abort();
-    if (size && fwrite(data, 1, size, f) != size) abort();
+    if (n && fwrite(data, 1, n, f) != n) abort();
     fclose(f);
+}
+
+static inline const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix) {
+    static char path[128];
+    snprintf(path, sizeof path, "/tmp/lorweb-fuzz-%d%s", (int)getpid(), suffix);
+    write_bytes(path, data, size);
     return path;
 }

@@ -29,13 +29,6 @@ static void check(const struct tok_clip *tok, const char *text, size_t len) {
     free(copy);
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (n && fwrite(data, 1, n, f) != n) abort();
-    fclose(f);
-}
-
 static char *slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) abort();

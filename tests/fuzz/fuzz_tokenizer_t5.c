@@ -31,13 +31,6 @@ static void check(const struct tok_t5 *tok, const char *text, size_t len) {
     free(copy);
 }
 
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (n && fwrite(data, 1, n, f) != n) abort();
-    fclose(f);
-}
-
 static void write_seed(const char *seeds, const char *name, int kind, const char *from) {
     FILE *f = fopen(from, "rb");
     if (!f) abort();
