@@ -34,13 +34,14 @@ static int usage(void) {
     fprintf(stderr, "usage: lorweb run --a A.png --a-prime A2.png --b B.png --out OUT.png\n"
                     "                  [--model DIR] [--steps N] [--strength S] [--seed N] [--guidance G]\n"
                     "                  [--keep-detail X] [--size PIXELS] [--prompt TEXT]\n"
+                    "                  [--blend-a A2.png --blend-a-prime A2P.png --blend RATIO]\n"
                     "  --model defaults to LORWEB_MODEL_DIR or the embedded default model\n");
     return 2;
 }
 
 int cli_run(int argc, char **argv) {
     const char        *a_path = NULL, *ap_path = NULL, *b_path = NULL, *out_path = NULL;
-    const char        *model = NULL;
+    const char        *a2_path = NULL, *ap2_path = NULL, *model = NULL;
     struct pipe_params p;
     pipe_params_defaults(&p);
     for (int i = 0; i < argc; i++) {
@@ -59,20 +60,25 @@ int cli_run(int argc, char **argv) {
         else if (!strcmp(o, "--keep-detail")) p.keep_detail = (float)atof(v);
         else if (!strcmp(o, "--size")) p.size = atoi(v);
         else if (!strcmp(o, "--prompt")) p.prompt = v;
+        else if (!strcmp(o, "--blend-a")) a2_path = v;
+        else if (!strcmp(o, "--blend-a-prime")) ap2_path = v;
+        else if (!strcmp(o, "--blend")) p.blend = (float)atof(v);
         else return usage();
     }
-    if (!a_path || !ap_path || !b_path || !out_path) return usage();
+    if (!a_path || !ap_path || !b_path || !out_path || !a2_path != !ap2_path) return usage();
     struct lw_error      err = {0};
-    float               *pix[3] = {0}, *out = NULL;
-    int                  w[3], h[3], rc = 1;
+    float               *pix[5] = {0}, *out = NULL;
+    int                  w[5], h[5], rc = 1;
     struct pipe_context *ctx = NULL;
-    const char          *paths[3] = {a_path, ap_path, b_path};
-    for (int i = 0; i < 3; i++)
-        if (image_load(paths[i], &pix[i], &w[i], &h[i], &err) != LW_OK) goto done;
+    const char          *paths[5] = {a_path, ap_path, b_path, a2_path, ap2_path};
+    for (int i = 0; i < 5; i++)
+        if (paths[i] && image_load(paths[i], &pix[i], &w[i], &h[i], &err) != LW_OK) goto done;
     struct pipe_options opt = {.paths = {.model_dir = cli_model_dir(model)}, .progress = print_progress, .log = print_log};
     if (pipe_context_create(&opt, &ctx, &err) != LW_OK) goto done;
     struct pipe_image a = {pix[0], w[0], h[0], (size_t)w[0] * 4}, ap = {pix[1], w[1], h[1], (size_t)w[1] * 4};
     struct pipe_image b = {pix[2], w[2], h[2], (size_t)w[2] * 4};
+    struct pipe_image a2 = {pix[3], w[3], h[3], (size_t)w[3] * 4}, ap2 = {pix[4], w[4], h[4], (size_t)w[4] * 4};
+    if (a2_path) p.blend_a = &a2, p.blend_a_prime = &ap2;
     out = malloc((size_t)w[2] * h[2] * 4 * sizeof *out);
     struct pipe_image o = {out, w[2], h[2], (size_t)w[2] * 4};
     double            t0 = now();
@@ -84,7 +90,7 @@ int cli_run(int argc, char **argv) {
 done:
     if (rc) fprintf(stderr, "\nlorweb run: %s: %s\n", lw_status_str(err.status), err.message);
     pipe_context_destroy(ctx);
-    for (int i = 0; i < 3; i++) free(pix[i]);
+    for (int i = 0; i < 5; i++) free(pix[i]);
     free(out);
     return rc;
 }

@@ -371,6 +371,27 @@ static void quadrants_free(struct quadrants *q) {
     free(q->a), free(q->ap), free(q->b);
 }
 
+static enum lw_status quadrants_make(const struct pipe_image *a, const struct pipe_image *ap,
+                                     const struct pipe_image *b, int w, int h, struct quadrants *q,
+                                     struct lw_error *err);
+
+/* After encode_query of (a, a′, b): the mixing weights of (a2, a2′, b) blended in with p->blend. */
+static enum lw_status blend_query(struct pipe_context *ctx, const struct pipe_params *p, const struct pipe_image *b,
+                                  int qw, int qh, struct lw_error *err) {
+    size_t           count = (size_t)ctx->modules * ctx->basis;
+    float           *first = malloc(count * sizeof *first);
+    struct quadrants q2 = {0};
+    if (!first) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    memcpy(first, ctx->coeffs, count * sizeof *first);
+    enum lw_status status = quadrants_make(p->blend_a, p->blend_a_prime, b, qw, qh, &q2, err);
+    if (status == LW_OK) status = encode_query(ctx, &q2, err);
+    if (status == LW_OK) status = mix_blend(first, ctx->coeffs, (int64_t)count, p->blend, ctx->coeffs, err);
+    quadrants_free(&q2);
+    free(first);
+    ctx->encoded = status == LW_OK;
+    return status;
+}
+
 /* Quadrant size for a grid whose long side is `size`, a's aspect, multiples of `unit`. */
 static void quadrant_size(const struct pipe_image *a, int size, int unit, int *w, int *h) {
     double half = size / 2.0, aspect = (double)a->width / a->height;
@@ -444,18 +465,18 @@ struct step_state {
     bool                 preview; /* the map fitted */
     float               *x0, *rgba; /* scratch: clean-latent tokens, the preview pixels */
     int64_t              lh, lw;
+    int                  every; /* pipe_params.preview_every */
 };
 
 /* Progress per step, with a preview of b′ (the bottom-right quadrant of the current clean-latent
- * prediction through the fitted map) every few steps and at the last one. */
+ * prediction through the fitted map) every `preview_every` steps and at the last one. */
 static bool on_step(void *user, int step, int steps) {
     struct step_state   *st = user;
     struct pipe_context *ctx = st->ctx;
     if (!ctx->opt.progress) return true;
     struct pipe_progress p = {.stage = PIPE_STAGE_DENOISE, .step = step, .steps = steps,
                               .fraction = 0.1 + 0.8 * step / steps};
-    int every = steps > 8 ? steps / 8 : 1;
-    if (st->preview && step > 0 && (step % every == 0 || step == steps) &&
+    if (st->preview && step > 0 && (step % st->every == 0 || step == steps) &&
         flux_sample_x0(ctx->flux, st->x0, NULL) == LW_OK) {
         int w = (int)(st->lw / 2), h = (int)(st->lh / 2);
         preview_render(&st->map, st->x0, st->lh, st->lw, w, h, w, h, st->rgba);
@@ -481,6 +502,10 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     if (out->width != b->width || out->height != b->height)
         return lw_error_set(err, LW_ERR_ARGUMENT, "output is %d×%d, b is %d×%d", out->width, out->height,
                             b->width, b->height);
+    if (p.blend_a && ((status = check_image("a2", p.blend_a, err)) || (status = check_image("a2′", p.blend_a_prime, err))))
+        return status;
+    if (!(p.blend >= 0 && p.blend <= 1))
+        return lw_error_set(err, LW_ERR_ARGUMENT, "blend ratio %g: 0 … 1", p.blend);
     if (p.steps < 0 || p.steps > 1000 || p.strength < 0 || p.strength > 2 || p.keep_detail < 0 ||
         p.keep_detail > 1 || p.size < 0 || p.size > 8192 || !isfinite(p.guidance))
         return lw_error_set(err, LW_ERR_ARGUMENT, "parameters out of range (steps %d: 0 … 1000, strength %g: "
@@ -509,7 +534,9 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     if ((status = quadrants_make(a, ap, b, qw, qh, &q, err))) goto done;
     if (!progress(ctx, PIPE_STAGE_ENCODE, 0.02)) goto cancelled;
     if (ctx->has_lorweb) {
-        if ((status = encode_query(ctx, &q, err)) || (status = apply_basis(ctx, &p, err))) goto done;
+        if ((status = encode_query(ctx, &q, err)) || (p.blend_a && (status = blend_query(ctx, &p, b, qw, qh, err))) ||
+            (status = apply_basis(ctx, &p, err)))
+            goto done;
         float mean[PIPE_MAX_BASIS];
         int   nb = 0;
         pipe_basis_weights(ctx, mean, PIPE_MAX_BASIS, &nb, NULL);
@@ -544,7 +571,7 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     if ((status = vae_encode(ctx->vae, grid, gh, gw, latent, err))) goto done;
     latent_pack(latent, z, lh, lw, tokens); /* 2×2 (spec §2.2) */
     struct preview_map map; /* for progress previews; failing to fit just means none */
-    bool have_map = ctx->opt.progress && preview_fit(latent, z, lh, lw, grid, f, &map, NULL) == LW_OK;
+    bool have_map = ctx->opt.progress && p.preview_every > 0 && preview_fit(latent, z, lh, lw, grid, f, &map, NULL) == LW_OK;
     if (!progress(ctx, PIPE_STAGE_ENCODE, 0.1)) goto cancelled;
     if (p.noise == PIPE_NOISE_TORCH_CUDA) {
         /* diffusers' FluxKontextPipeline: torch.randn((1, z, lh, lw), bf16) from a fresh CUDA
@@ -560,9 +587,9 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     struct flux_inputs in = {.txt = ctx->txt, .t_tokens = ctx->t_tokens, .y = ctx->y, .grid_h = lh / 2,
                              .grid_w = lw / 2, .context = tokens, .ctx_grid_h = lh / 2, .ctx_grid_w = lw / 2,
                              .guidance = p.guidance};
-    struct step_state st = {.ctx = ctx, .x0 = result, .lh = lh, .lw = lw};
-    /* previews only for a progress callback; a failed fit (or no memory) just means none */
-    st.rgba = ctx->opt.progress ? malloc((size_t)(lh / 2) * (lw / 2) * 4 * sizeof *st.rgba) : NULL;
+    struct step_state st = {.ctx = ctx, .x0 = result, .lh = lh, .lw = lw, .every = p.preview_every};
+    /* previews only when asked and seen; a failed fit (or no memory) just means none */
+    st.rgba = have_map && p.preview_every > 0 ? malloc((size_t)(lh / 2) * (lw / 2) * 4 * sizeof *st.rgba) : NULL;
     st.preview = st.rgba && have_map;
     if (have_map) st.map = map;
     status = flux_sample(ctx->flux, &in, noise, sigmas, p.steps, on_step, &st, result, err);

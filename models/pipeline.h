@@ -102,7 +102,11 @@ struct pipe_params {
     float bias[PIPE_MAX_BASIS];
     float override[PIPE_MAX_BASIS];
     bool  override_set[PIPE_MAX_BASIS];
-    int   preview_every; /* progress previews every n steps; 0 = none */
+    /* Blending two analogies: a second pair (a2, a2′) with the same b, and the ratio of its mixing
+     * weights (0 = only a, a′ … 1 = only a2, a2′; lorweb_mix.h's mix_blend). NULL = no blend. */
+    const struct pipe_image *blend_a, *blend_a_prime;
+    float                    blend;
+    int   preview_every; /* progress previews of b′ every n steps and at the last; 0 = none (preview.h) */
 };
 void pipe_params_defaults(struct pipe_params *params);
 

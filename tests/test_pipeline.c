@@ -119,7 +119,7 @@ int main(void) {
     size_t            n = (size_t)50 * 34 * 4;
     struct pipe_params p;
     pipe_params_defaults(&p);
-    p.steps = 3, p.size = 64, p.seed = 7;
+    p.steps = 3, p.size = 64, p.seed = 7, p.preview_every = 1;
     th_poison(o1.data, n);
     if (run(ctx, &p, &a, &ap, &b, &o1, LW_OK)) {
         size_t bad = 0;
@@ -153,6 +153,33 @@ int main(void) {
     run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
     th_check(th_max_abs_diff(o1.data, o2.data, n) > 1e-5, "overriding a basis weight changes b′");
     p.override_set[0] = false;
+    /* Blending two analogies: ratio 0 is the first pair's b′, ratio 1 the second pair's, 0.5 neither. */
+    struct pipe_image a2 = make_image(40, 30, 2.2f), ap2 = make_image(40, 30, 0.4f), o4 = make_image(50, 34, 0);
+    p.blend_a = &a2, p.blend_a_prime = &ap2, p.blend = 0;
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    th_check(memcmp(o1.data, o2.data, n * 4) == 0, "blend 0 = the first analogy");
+    /* Blending mixes the weights only (the grid still shows a | a′): at ratio 1 they are the second
+     * pair's exactly. */
+    float w_blend[PIPE_MAX_BASIS], w_second[PIPE_MAX_BASIS];
+    int   nb1 = 0, nb2 = 0;
+    p.blend = 1;
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    pipe_basis_weights(ctx, w_blend, PIPE_MAX_BASIS, &nb1, NULL);
+    p.blend_a = NULL, p.blend_a_prime = NULL, p.blend = 0;
+    run(ctx, &p, &a2, &ap2, &b, &o3, LW_OK);
+    pipe_basis_weights(ctx, w_second, PIPE_MAX_BASIS, &nb2, NULL);
+    th_check(nb1 == nb2 && nb1 > 0 && memcmp(w_blend, w_second, (size_t)nb1 * sizeof *w_blend) == 0,
+             "blend 1 = the second analogy's mixing weights");
+    th_check(th_max_abs_diff(o1.data, o2.data, n) > 1e-6, "blend 1 changes b′");
+    p.blend_a = &a2, p.blend_a_prime = &ap2;
+    p.blend = 0.5f;
+    run(ctx, &p, &a, &ap, &b, &o4, LW_OK);
+    th_check(th_max_abs_diff(o4.data, o1.data, n) > 1e-6 && th_max_abs_diff(o4.data, o2.data, n) > 1e-6,
+             "blend 0.5 differs from both (%g, %g)", th_max_abs_diff(o4.data, o1.data, n), th_max_abs_diff(o4.data, o2.data, n));
+    p.blend = 1.5f;
+    run(ctx, &p, &a, &ap, &b, &o4, LW_ERR_ARGUMENT);
+    p.blend_a = NULL, p.blend_a_prime = NULL, p.blend = 0;
+    free(a2.data), free(ap2.data), free(o4.data);
     /* cancel mid-denoise */
     cancel_at = 2;
     memcpy(o3.data, o1.data, n * 4);
