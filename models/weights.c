@@ -19,6 +19,11 @@
 
 #define MAX_INDEX_BYTES (64u << 20)
 
+/* qsort without its undefined behaviour on an empty (possibly NULL) array. */
+static void sort_items(void *base, size_t count, size_t size, int (*cmp)(const void *, const void *)) {
+    if (count > 1) qsort(base, count, size, cmp);
+}
+
 static enum lw_status no_memory(struct lw_error *err) {
     return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
 }
@@ -125,7 +130,7 @@ enum lw_status wt_check_overlaps(struct wt_file *f, size_t first, const char *pa
         ranges[i] = (struct range){(uint64_t)(uintptr_t)t->data,
                                    (uint64_t)(uintptr_t)t->data + t->bytes, first + i};
     }
-    qsort(ranges, n, sizeof *ranges, range_cmp);
+    sort_items(ranges, n, sizeof *ranges, range_cmp);
     enum lw_status status = LW_OK;
     uint64_t       reach = ranges[0].end; /* furthest end so far, and who owns it */
     size_t         owner = ranges[0].index;
@@ -192,7 +197,7 @@ static enum lw_status finish(struct wt_file *f, struct lw_error *err) {
     }
     for (size_t i = 0; i < f->count; i++)
         sorted[i] = (struct named){f->tensors[i].name, i};
-    qsort(sorted, f->count, sizeof *sorted, named_cmp);
+    sort_items(sorted, f->count, sizeof *sorted, named_cmp);
     enum lw_status status = LW_OK;
     for (size_t i = 0; i < f->count; i++) {
         f->by_name[i] = sorted[i].index;
@@ -204,7 +209,7 @@ static enum lw_status finish(struct wt_file *f, struct lw_error *err) {
     free(sorted);
     if (status != LW_OK) return status;
     /* Metadata: one value per key, the earliest; a key twice in one file is malformed. */
-    qsort(f->meta, f->meta_count, sizeof *f->meta, kv_cmp);
+    sort_items(f->meta, f->meta_count, sizeof *f->meta, kv_cmp);
     size_t kept = 0;
     for (size_t i = 0; i < f->meta_count; i++) {
         if (kept && strcmp(f->meta[i].key, f->meta[kept - 1].key) == 0) {
@@ -305,7 +310,7 @@ static enum lw_status open_index(struct wt_file *f, const char *path, struct lw_
         names[shards++] = shard;
     }
     if (status == LW_OK) {
-        qsort(names, shards, sizeof *names, str_cmp);
+        sort_items(names, shards, sizeof *names, str_cmp);
         size_t k = 0;
         for (size_t i = 0; i < shards; i++)
             if (!k || strcmp(names[i], names[k - 1])) names[k++] = names[i];
@@ -360,7 +365,7 @@ static enum lw_status open_folder(struct wt_file *f, const char *path, struct lw
             indexes += has_suffix(names[count++], ".json");
     }
     closedir(dir);
-    if (status == LW_OK) qsort(names, count, sizeof *names, str_cmp);
+    if (status == LW_OK) sort_items(names, count, sizeof *names, str_cmp);
     char full[8192];
     if (status != LW_OK) {
     } else if (indexes > 1) {

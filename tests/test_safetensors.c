@@ -274,6 +274,16 @@ int main(void) {
     expect_error("metadata key twice",
                  raw("meta2.safetensors", "{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", -1, 0),
                  LW_ERR_FORMAT, "metadata key k");
+    { /* found by fuzz_safetensors: metadata holding no string values sorted an empty (NULL) list */
+        struct wt_file *f = NULL;
+        struct lw_error err = {0};
+        enum lw_status  st = wt_open(raw("meta3.safetensors", "{\"__metadata__\":{\"e\":[5]},"
+                                         "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", -1, 4),
+                                     &f, &err);
+        th_check(st == LW_OK || (st == LW_ERR_FORMAT && strstr(err.message, "meta3")),
+                 "non-string metadata: status %d, '%s'", st, err.message);
+        wt_close(f);
+    }
     expect_error("overlap hidden behind a long tensor",
                  raw("overlap3.safetensors",
                      "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
