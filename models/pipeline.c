@@ -23,6 +23,7 @@
 #include "compute.h"
 #include "detail.h"
 #include "flux.h"
+#include "grid.h"
 #include "latent_tokens.h"
 #include "lorweb.h"
 #include "lorweb_mix.h"
@@ -274,7 +275,7 @@ static enum lw_status ensure_loaded(struct pipe_context *ctx, struct lw_error *e
     if (wt_open(ctx->paths[P_FLUX], &f, NULL) == LW_OK) {
         const char *steps = wt_metadata(f, "lorweb.default_steps"), *size = wt_metadata(f, "lorweb.default_size");
         ctx->default_steps = steps ? atoi(steps) : 28;
-        ctx->default_size = size ? atoi(size) : 1024;
+        ctx->default_size = size ? atoi(size) : 0; /* 0: Kontext's preferred resolutions */
         wt_close(f);
     }
     snprintf(ctx->description, sizeof ctx->description, "%s; FLUX width %lld, %lld+%lld blocks; %s",
@@ -298,30 +299,31 @@ static enum lw_status check_image(const char *name, const struct pipe_image *im,
     return LW_OK;
 }
 
-/* RGBA (straight alpha, [0, 1]) → RGB resized to w×h, tightly packed. */
-static enum lw_status rgb_resized(const struct pipe_image *im, int w, int h, float *out, struct lw_error *err) {
-    return img_resize(im->data, im->width, im->height, im->stride, 4, out, w, h, IMG_BICUBIC, err) == LW_OK
-               ? LW_OK : err->status;
-}
-
-/* CLIP embedding of one RGBA quadrant (w×h×4): its 8-bit RGB, then CLIPImageProcessor's exact
+/* CLIP embedding of 8-bit RGB pixels (rows `stride` bytes apart) through CLIPImageProcessor's exact
  * preprocessing (resize.h: shortest side to the tower's size, centre crop, rescale, normalise). */
-static enum lw_status clip_embed(struct pipe_context *ctx, const float *rgba, int w, int h, float *embed,
-                                 struct lw_error *err) {
-    int      s = (int)clip_config(ctx->clip)->image_size;
-    uint8_t *rgb = malloc((size_t)w * h * 3);
-    float   *px = malloc((size_t)3 * s * s * sizeof *px);
-    enum lw_status status = rgb && px ? LW_OK : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    if (status == LW_OK) {
-        img_to_rgb8(rgba, w, h, (size_t)w * 4, 4, rgb);
-        status = img_clip_pixels(rgb, w, h, (size_t)w * 3, 3, s, px, err);
-    }
+static enum lw_status clip_embed_rgb8(struct pipe_context *ctx, const uint8_t *rgb, int w, int h, size_t stride,
+                                      float *embed, struct lw_error *err) {
+    int            s = (int)clip_config(ctx->clip)->image_size;
+    float         *px = malloc((size_t)3 * s * s * sizeof *px);
+    enum lw_status status = px ? img_clip_pixels(rgb, w, h, stride, 3, s, px, err)
+                               : lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     if (status == LW_OK) status = clip_vision_forward(ctx->clip, px, embed, NULL, err);
-    free(rgb), free(px);
+    free(px);
     return status;
 }
 
-/* Mixing weights of every module from the query, then the user's adjustments and the strength. */
+/* The same for an RGBA float image (its 8-bit RGB first, as the reference's PIL images are). */
+static enum lw_status clip_embed(struct pipe_context *ctx, const struct pipe_image *im, float *embed,
+                                 struct lw_error *err) {
+    int      w = im->width, h = im->height;
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    if (!rgb) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    img_to_rgb8(im->data, w, h, im->stride, 4, rgb);
+    enum lw_status status = clip_embed_rgb8(ctx, rgb, w, h, (size_t)w * 3, embed, err);
+    free(rgb);
+    return status;
+}
+
 static enum lw_status apply_basis(struct pipe_context *ctx, const struct pipe_params *p, struct lw_error *err) {
     enum lw_status      status = LW_OK;
     float               c[PIPE_MAX_BASIS];
@@ -335,21 +337,51 @@ static enum lw_status apply_basis(struct pipe_context *ctx, const struct pipe_pa
     return status;
 }
 
-/* Resized quadrants (RGBA) of a, a′, b at w×h. */
-struct quadrants {
-    float *a, *ap, *b;
-    int    w, h;
+/* The LoRWeB grid a | a′ / b | b as the reference builds it (grid.h): 8-bit RGB at a's size, a′ and b
+ * resized to it, 2·aw × 2·ah. */
+struct grid8 {
+    uint8_t *rgb;
+    int      w, h;
 };
 
-static enum lw_status encode_query(struct pipe_context *ctx, const struct quadrants *q, struct lw_error *err) {
+static void grid8_free(struct grid8 *g) {
+    free(g->rgb);
+    g->rgb = NULL;
+}
+
+static enum lw_status grid8_make(const struct pipe_image *a, const struct pipe_image *ap, const struct pipe_image *b,
+                                 struct grid8 *g, struct lw_error *err) {
+    const struct pipe_image *im[3] = {a, ap, b};
+    uint8_t                 *rgb[3] = {0};
+    enum lw_status           status = LW_OK;
+    g->w = 2 * a->width, g->h = 2 * a->height;
+    g->rgb = malloc((size_t)g->w * g->h * 3);
+    for (int i = 0; i < 3; i++) rgb[i] = malloc((size_t)im[i]->width * im[i]->height * 3);
+    if (!g->rgb || !rgb[0] || !rgb[1] || !rgb[2]) status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    for (int i = 0; i < 3 && status == LW_OK; i++)
+        img_to_rgb8(im[i]->data, im[i]->width, im[i]->height, im[i]->stride, 4, rgb[i]);
+    if (status == LW_OK)
+        status = img_grid_build(rgb[0], a->width, a->height, (size_t)a->width * 3, rgb[1], ap->width, ap->height,
+                                (size_t)ap->width * 3, rgb[2], b->width, b->height, (size_t)b->width * 3, g->rgb, err);
+    for (int i = 0; i < 3; i++) free(rgb[i]);
+    if (status != LW_OK) grid8_free(g);
+    return status;
+}
+
+/* The query (cat-aa'b: CLIP image_embeds of the grid's quadrants a, a′, b, cut exactly) and every
+ * module's mixing weights into ctx->coeffs. */
+static enum lw_status encode_query(struct pipe_context *ctx, const struct grid8 *g, struct lw_error *err) {
     if (!ctx->has_lorweb) return LW_OK;
     const struct clip_config *cc = clip_config(ctx->clip);
     int64_t                   p = cc->projection;
     float                    *query = malloc((size_t)(3 * p) * sizeof *query);
     if (!query) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    enum lw_status status = clip_embed(ctx, q->a, q->w, q->h, query, err);
-    if (status == LW_OK) status = clip_embed(ctx, q->ap, q->w, q->h, query + p, err);
-    if (status == LW_OK) status = clip_embed(ctx, q->b, q->w, q->h, query + 2 * p, err);
+    enum lw_status status = LW_OK;
+    for (int k = 0; k < 3 && status == LW_OK; k++) {
+        int x0, y0, qw, qh;
+        img_quadrant(g->w, g->h, k, &x0, &y0, &qw, &qh);
+        status = clip_embed_rgb8(ctx, g->rgb + ((size_t)y0 * g->w + x0) * 3, qw, qh, (size_t)g->w * 3, query + k * p, err);
+    }
     for (int m = 0; m < ctx->modules && status == LW_OK; m++) {
         const float *proj, *keys;
         int64_t      k, qd;
@@ -367,53 +399,36 @@ static enum lw_status encode_query(struct pipe_context *ctx, const struct quadra
     return status;
 }
 
-static void quadrants_free(struct quadrants *q) {
-    free(q->a), free(q->ap), free(q->b);
-}
-
-static enum lw_status quadrants_make(const struct pipe_image *a, const struct pipe_image *ap,
-                                     const struct pipe_image *b, int w, int h, struct quadrants *q,
-                                     struct lw_error *err);
-
 /* After encode_query of (a, a′, b): the mixing weights of (a2, a2′, b) blended in with p->blend. */
 static enum lw_status blend_query(struct pipe_context *ctx, const struct pipe_params *p, const struct pipe_image *b,
-                                  int qw, int qh, struct lw_error *err) {
-    size_t           count = (size_t)ctx->modules * ctx->basis;
-    float           *first = malloc(count * sizeof *first);
-    struct quadrants q2 = {0};
+                                  struct lw_error *err) {
+    size_t         count = (size_t)ctx->modules * ctx->basis;
+    float         *first = malloc(count * sizeof *first);
+    struct grid8   g2 = {0};
     if (!first) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     memcpy(first, ctx->coeffs, count * sizeof *first);
-    enum lw_status status = quadrants_make(p->blend_a, p->blend_a_prime, b, qw, qh, &q2, err);
-    if (status == LW_OK) status = encode_query(ctx, &q2, err);
+    enum lw_status status = grid8_make(p->blend_a, p->blend_a_prime, b, &g2, err);
+    if (status == LW_OK) status = encode_query(ctx, &g2, err);
     if (status == LW_OK) status = mix_blend(first, ctx->coeffs, (int64_t)count, p->blend, ctx->coeffs, err);
-    quadrants_free(&q2);
+    grid8_free(&g2);
     free(first);
     ctx->encoded = status == LW_OK;
     return status;
 }
 
-/* Quadrant size for a grid whose long side is `size`, a's aspect, multiples of `unit`. */
-static void quadrant_size(const struct pipe_image *a, int size, int unit, int *w, int *h) {
-    double half = size / 2.0, aspect = (double)a->width / a->height;
-    double qw = aspect >= 1 ? half : half * aspect, qh = aspect >= 1 ? half / aspect : half;
-    *w = (int)lround(qw / unit) * unit;
-    *h = (int)lround(qh / unit) * unit;
+/* The size the grid is sampled at: long side `size` (the request, else the model's default) with the
+ * grid's aspect, each side a multiple of `unit` (4f: quadrants on whole tokens); without either, Kontext's
+ * preferred resolution nearest to the grid's aspect, as diffusers chooses it. */
+static void grid_target(const struct pipe_context *ctx, int size, int unit, int gw, int gh, int *w, int *h) {
+    if (size <= 0) size = ctx->default_size;
+    if (size <= 0) {
+        img_kontext_resolution(gw, gh, w, h);
+        return;
+    }
+    double aspect = (double)gw / gh, tw = aspect >= 1 ? size : size * aspect, th = aspect >= 1 ? size / aspect : size;
+    *w = (int)lround(tw / unit) * unit, *h = (int)lround(th / unit) * unit;
     if (*w < unit) *w = unit;
     if (*h < unit) *h = unit;
-}
-
-static enum lw_status quadrants_make(const struct pipe_image *a, const struct pipe_image *ap,
-                                     const struct pipe_image *b, int w, int h, struct quadrants *q,
-                                     struct lw_error *err) {
-    memset(q, 0, sizeof *q);
-    q->w = w, q->h = h;
-    size_t n = (size_t)w * h * 4;
-    q->a = malloc(n * sizeof(float)), q->ap = malloc(n * sizeof(float)), q->b = malloc(n * sizeof(float));
-    if (!q->a || !q->ap || !q->b) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    enum lw_status status = rgb_resized(a, w, h, q->a, err);
-    if (status == LW_OK) status = rgb_resized(ap, w, h, q->ap, err);
-    if (status == LW_OK) status = rgb_resized(b, w, h, q->b, err);
-    return status;
 }
 
 static enum lw_status encode_once(struct pipe_context *ctx, const struct pipe_image *a, const struct pipe_image *ap,
@@ -423,11 +438,10 @@ static enum lw_status encode_once(struct pipe_context *ctx, const struct pipe_im
         (status = check_image("b", b, err)) || (status = ensure_loaded(ctx, err)))
         return status;
     if (!ctx->has_lorweb) return lw_error_set(err, LW_ERR_ARGUMENT, "no LoRWeB basis loaded");
-    struct quadrants q;
-    int              s = (int)clip_config(ctx->clip)->image_size;
-    status = quadrants_make(a, ap, b, s, s, &q, err);
-    if (status == LW_OK) status = encode_query(ctx, &q, err);
-    quadrants_free(&q);
+    struct grid8 g = {0};
+    status = grid8_make(a, ap, b, &g, err);
+    if (status == LW_OK) status = encode_query(ctx, &g, err);
+    grid8_free(&g);
     return status;
 }
 
@@ -436,13 +450,9 @@ static enum lw_status embed_once(struct pipe_context *ctx, const struct pipe_ima
     enum lw_status status;
     if ((status = check_image("image", image, err)) || (status = ensure_loaded(ctx, err))) return status;
     if (!ctx->clip) return lw_error_set(err, LW_ERR_ARGUMENT, "no CLIP vision tower in this model");
-    int s = (int)clip_config(ctx->clip)->image_size, p = (int)clip_config(ctx->clip)->projection;
+    int p = (int)clip_config(ctx->clip)->projection;
     if (p > max) return lw_error_set(err, LW_ERR_ARGUMENT, "embedding of %d values, room for %d", p, max);
-    float *rgba = malloc((size_t)s * s * 4 * sizeof *rgba);
-    if (!rgba) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    status = rgb_resized(image, s, s, rgba, err);
-    if (status == LW_OK) status = clip_embed(ctx, rgba, s, s, embed, err);
-    free(rgba);
+    status = clip_embed(ctx, image, embed, err);
     *n = p;
     return status;
 }
@@ -522,19 +532,18 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     if (z * 4 != fc->in_channels)
         return lw_error_set(err, LW_ERR_SHAPE, "autoencoder has %lld latent channels; the transformer packs %lld",
                             (long long)z, (long long)fc->in_channels);
-    int qw, qh;
-    quadrant_size(a, p.size ? p.size : ctx->default_size, (int)(2 * f), &qw, &qh);
-    log_msg(ctx, PIPE_LOG_INFO, "grid %d×%d, %d steps", 2 * qw, 2 * qh, p.steps);
-
-    struct quadrants q;
-    float           *grid = NULL, *latent = NULL, *tokens = NULL, *noise = NULL, *result = NULL;
-    float           *sigmas = NULL, *image = NULL, *crop = NULL, *full = NULL;
-    int              gw = 2 * qw, gh = 2 * qh;
-    int64_t          lh = gh / f, lw = gw / f, n = (lh / 2) * (lw / 2);
-    if ((status = quadrants_make(a, ap, b, qw, qh, &q, err))) goto done;
+    struct grid8 g8 = {0};
+    float       *grid = NULL, *latent = NULL, *tokens = NULL, *noise = NULL, *result = NULL;
+    float       *sigmas = NULL, *image = NULL, *crop = NULL, *full = NULL;
+    int          gw, gh, qx, qy, qw, qh; /* the sampled grid; its bottom-right quadrant (b′) */
+    if ((status = grid8_make(a, ap, b, &g8, err))) goto done;
+    grid_target(ctx, p.size, (int)(4 * f), g8.w, g8.h, &gw, &gh);
+    img_quadrant(gw, gh, 3, &qx, &qy, &qw, &qh);
+    int64_t lh = gh / f, lw = gw / f, n = (lh / 2) * (lw / 2);
+    log_msg(ctx, PIPE_LOG_INFO, "grid %d×%d (from %d×%d), %d steps", gw, gh, g8.w, g8.h, p.steps);
     if (!progress(ctx, PIPE_STAGE_ENCODE, 0.02)) goto cancelled;
     if (ctx->has_lorweb) {
-        if ((status = encode_query(ctx, &q, err)) || (p.blend_a && (status = blend_query(ctx, &p, b, qw, qh, err))) ||
+        if ((status = encode_query(ctx, &g8, err)) || (p.blend_a && (status = blend_query(ctx, &p, b, err))) ||
             (status = apply_basis(ctx, &p, err)))
             goto done;
         float mean[PIPE_MAX_BASIS];
@@ -545,7 +554,6 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
         log_msg(ctx, PIPE_LOG_INFO, "mixing weights: %d modules × %d basis elements; largest mean weight %.3f "
                 "(element %d)", ctx->modules, nb, nb ? mean[top] : 0.0, top);
     }
-    /* The grid a | a′ / b | b, CHW in [−1, 1]. */
     grid = malloc((size_t)3 * gw * gh * sizeof *grid);
     latent = malloc((size_t)(z * lh * lw) * sizeof *latent);
     tokens = malloc((size_t)(n * 4 * z) * sizeof *tokens);
@@ -559,15 +567,8 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
         status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory for a %d×%d grid", gw, gh);
         goto done;
     }
-    const float *quad[4] = {q.a, q.ap, q.b, q.b};
-    for (int k = 0; k < 4; k++)
-        for (int y = 0; y < qh; y++)
-            for (int x = 0; x < qw; x++)
-                for (int c = 0; c < 3; c++) {
-                    float v = quad[k][((size_t)y * qw + x) * 4 + c];
-                    v = v < 0 ? 0 : v > 1 ? 1 : v;
-                    grid[((size_t)c * gh + (k / 2) * qh + y) * gw + (k % 2) * qw + x] = 2 * v - 1;
-                }
+    /* the Kontext context image: the grid resized with Lanczos to gw × gh, CHW in [−1, 1] (grid.h) */
+    if ((status = img_kontext_pixels(g8.rgb, g8.w, g8.h, (size_t)g8.w * 3, 3, gw, gh, grid, err))) goto done;
     if ((status = vae_encode(ctx->vae, grid, gh, gw, latent, err))) goto done;
     latent_pack(latent, z, lh, lw, tokens); /* 2×2 (spec §2.2) */
     struct preview_map map; /* for progress previews; failing to fit just means none */
@@ -601,7 +602,7 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     for (int y = 0; y < qh; y++) /* the bottom-right quadrant, exactly, as RGBA */
         for (int x = 0; x < qw; x++) {
             for (int c = 0; c < 3; c++) {
-                float v = image[((size_t)c * gh + qh + y) * gw + qw + x];
+                float v = image[((size_t)c * gh + qy + y) * gw + qx + x];
                 v = v < -1 ? -1 : v > 1 ? 1 : v;
                 crop[((size_t)y * qw + x) * 4 + c] = (v + 1) / 2;
             }
@@ -637,7 +638,7 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
 cancelled:
     status = lw_error_set(err, LW_ERR_CANCELLED, "cancelled");
 done:
-    quadrants_free(&q);
+    grid8_free(&g8);
     free(grid), free(latent), free(tokens), free(noise), free(result), free(sigmas), free(image), free(crop), free(full);
     return status;
 }
