@@ -62,9 +62,12 @@ enum lw_status detail_highpass_gpu(struct cmp_device *dev, float *plane, int w, 
 enum lw_status detail_transfer(struct cmp_device *dev, const float *b, size_t b_stride, float *rgb, int w, int h,
                                float keep, float scale, struct lw_error *err) {
     if (keep <= 0 || scale >= 1) return LW_OK;
-    float *plane = malloc((size_t)w * h * sizeof *plane);
+    /* The FFT sees the image mirrored into a 2w × 2h plane, whose periodic extension has no seams:
+     * a bright left edge does not leak into the right one as a plain w × h FFT's wrap-around would. */
+    int64_t pw = 2 * (int64_t)w, ph = 2 * (int64_t)h;
+    float  *plane = malloc((size_t)(pw * ph) * sizeof *plane);
     if (!plane) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    bool           gpu = w >= 2 && h >= 2 && 8ull * w * h <= cmp_device_info(dev)->max_storage_buffer_range;
+    bool           gpu = 8ull * (uint64_t)(pw * ph) <= cmp_device_info(dev)->max_storage_buffer_range;
     float          cutoff = 0.5f * scale;
     enum lw_status status = LW_OK;
     if (!gpu) { /* the same Gaussian in space (detail_cpu.h), banded: σ = √(ln 2 / 2) / (π·cutoff) */
@@ -73,10 +76,14 @@ enum lw_status detail_transfer(struct cmp_device *dev, const float *b, size_t b_
         return detail_cpu_highpass_add(b, b_stride, rgb, w, h, sigma, sigma, keep, 0, err);
     }
     for (int c = 0; c < 3 && status == LW_OK; c++) {
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) plane[(size_t)y * w + x] = b[(size_t)y * b_stride + (size_t)x * 4 + c];
-        status = detail_highpass_gpu(dev, plane, w, h, cutoff, err);
-        for (size_t i = 0; status == LW_OK && i < (size_t)w * h; i++) rgb[i * 3 + c] += keep * plane[i];
+        for (int64_t y = 0; y < ph; y++)
+            for (int64_t x = 0; x < pw; x++) {
+                int64_t sx = x < w ? x : pw - 1 - x, sy = y < h ? y : ph - 1 - y;
+                plane[y * pw + x] = b[(size_t)sy * b_stride + (size_t)sx * 4 + c];
+            }
+        status = detail_highpass_gpu(dev, plane, (int)pw, (int)ph, cutoff, err);
+        for (int y = 0; status == LW_OK && y < h; y++)
+            for (int x = 0; x < w; x++) rgb[((size_t)y * w + x) * 3 + c] += keep * plane[(size_t)y * pw + x];
     }
     free(plane);
     return status;

@@ -4,9 +4,10 @@
  * The high-pass is Gaussian in the frequency domain, 1 − exp(−f²/2σ²), with σ chosen so that the
  * filter passes half at the Nyquist frequency of b′'s resolution (f_c = 0.5 · working / full size):
  * what b′ cannot represent comes from b, what it can stays b′'s. Computed with VkFFT on the device,
- * one channel at a time; images too large for one storage window use the CPU fallback
- * (detail_cpu_highpass_add: the same Gaussian in space, banded and threaded; it replicates edges
- * where the FFT wraps around), so any size works. */
+ * one channel at a time, on the image mirrored into a 2w × 2h plane (so that nothing wraps around
+ * from the opposite border); images too large for one storage window use the CPU fallback
+ * (detail_cpu_highpass_add: the same Gaussian in space with the same mirrored edges, banded and
+ * threaded), so any size works. */
 #pragma once
 
 #include "compute.h"

@@ -51,6 +51,15 @@ static double *gaussian(double sigma, int *radius) {
     return g;
 }
 
+/* Index i of a row of n reflected at the edges (… 1 0 | 0 1 … n−1 | n−1 n−2 …), as the device path's
+ * mirrored FFT plane: both paths filter the same extended image. */
+static int mirror(int i, int n) {
+    int period = 2 * n;
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - 1 - i;
+}
+
 static int clampi(int v, int lo, int hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
@@ -109,7 +118,7 @@ static void *band_run(void *arg) {
     double           *acc = malloc((size_t)n * sizeof *acc);
     float            *ub = malloc((size_t)rows * n * sizeof *ub); /* (rows, w, 3) u of the band */
     float            *tmp = malloc((size_t)n * sizeof *tmp);      /* u of a halo row */
-    float *e = malloc((size_t)(w + 2 * rx) * 3 * sizeof *e);      /* e with rx replicated pixels */
+    float *e = malloc((size_t)(w + 2 * rx) * 3 * sizeof *e);      /* e with rx mirrored pixels */
     float *hd =
         j->gy ? malloc((size_t)(hi - lo) * n * sizeof *hd) : NULL; /* (hi − lo, w, 3) G_x ∗ e */
     band->ok = acc && ub && tmp && e && (hd || !j->gy);
@@ -132,7 +141,7 @@ static void *band_run(void *arg) {
                 u_row(j, y, acc, tmp), u = tmp;
         }
         for (int x = -rx; x < w + rx; x++) {
-            int xx = clampi(x, 0, w - 1);
+            int xx = mirror(x, w);
             for (int c = 0; c < 3; c++)
                 e[3 * (x + rx) + c] =
                     j->ea * brow[(size_t)xx * 4 + c] - (u ? j->em * u[3 * xx + c] : 0.0f);
@@ -154,7 +163,7 @@ static void *band_run(void *arg) {
             acc[i] = 0;
         for (int k = -ry; k <= ry; k++) {
             double       g = j->gy[k + ry];
-            const float *h = hd + (size_t)(clampi(y + k, 0, j->h - 1) - lo) * n;
+            const float *h = hd + (size_t)(mirror(y + k, j->h) - lo) * n;
             for (int i = 0; i < n; i++)
                 acc[i] += g * h[i];
         }

@@ -13,8 +13,8 @@
  *                      below (1/k)× its Nyquist, b's above it, nothing scaled)
  *
  * Both are out = u + e − G_σ ∗ e with e = k·b (ADD) or e = b − u (CUTOFF). The Gaussian is spatial
- * and separable, radius ⌈4σ⌉, weights normalised, edges replicated (the device path's FFT is
- * periodic instead: the two differ within a few σ of the borders). Work goes in bands of rows, each
+ * and separable, radius ⌈4σ⌉, weights normalised, edges mirrored (as the device path's FFT of the
+ * mirrored image: the two agree at the borders too). Work goes in bands of rows, each
  * with its halo, on up to 8 threads; nothing full-size is allocated besides b′ widened to b's
  * width. Colour is clamped to [0, 1]; alpha is b's. Straight alpha, values in [0, 1]. */
 #pragma once

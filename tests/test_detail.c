@@ -57,8 +57,8 @@ int main(void) {
         th_check(th_rel_l2(x, want, (size_t)w * h) < 1e-4, "%s: rel L2 %.2e", what, th_rel_l2(x, want, (size_t)w * h));
         free(x), free(want);
     }
-    /* The CPU path (detail_cpu.h, the fallback) is the same filter in space: equal away from the
-     * borders, where the FFT wraps around and the CPU replicates edges. */
+    /* The CPU path (detail_cpu.h, the fallback) is the same filter in space (a plain w × h FFT wraps
+     * around at the borders; detail_transfer mirrors, as the CPU path does: checked below). */
     {
         int    w = 48, h = 40, m = 9; /* margin > ⌈4σ⌉ = 7 for σ = √(ln 2 / 2)/(π·0.12) */
         float *x = malloc((size_t)w * h * 4), *b = malloc((size_t)w * h * 16), *rgb = calloc((size_t)w * h * 3, 4);
@@ -75,6 +75,24 @@ int main(void) {
         th_check(th_rel_l2(ci, gi, n) < 1e-3, "CPU and device high-pass agree inside: rel L2 %.2e",
                  th_rel_l2(ci, gi, n));
         free(x), free(b), free(rgb), free(gi), free(ci);
+    }
+    /* Borders: a bright left column must not reach the right edge (no wrap-around), and the whole
+     * result, borders included, is close to the CPU path's. */
+    {
+        int    w = 40, h = 24;
+        float *b = calloc((size_t)w * h * 4, 4), *gpu = calloc((size_t)w * h * 3, 4), *cpu = calloc((size_t)w * h * 3, 4);
+        for (int y = 0; y < h; y++) b[(size_t)y * w * 4] = b[(size_t)y * w * 4 + 1] = b[(size_t)y * w * 4 + 2] = 1;
+        th_check(detail_transfer(dev, b, (size_t)w * 4, gpu, w, h, 1.0f, 0.25f, &err) == LW_OK, "detail: %s", err.message);
+        double sigma = sqrt(log(2.0) / 2) / (M_PI * 0.125);
+        detail_cpu_highpass_add(b, (size_t)w * 4, cpu, w, h, sigma, sigma, 1, 0, &err);
+        double right = 0;
+        for (int y = 0; y < h; y++) right = fmax(right, fabs(gpu[((size_t)y * w + w - 1) * 3]));
+        printf("bright left column: largest detail on the right edge %.2e; device vs CPU everywhere: rel L2 %.2e\n",
+               right, th_rel_l2(gpu, cpu, (size_t)w * h * 3));
+        th_check(right < 1e-4, "no wrap-around: right edge %.2e", right);
+        th_check(th_rel_l2(gpu, cpu, (size_t)w * h * 3) < 0.1, "device and CPU agree at the borders too: %.2e",
+                 th_rel_l2(gpu, cpu, (size_t)w * h * 3));
+        free(b), free(gpu), free(cpu);
     }
     /* the contract */
     int    w = 40, h = 30;

@@ -1,6 +1,6 @@
 /* CPU detail transfer, both rules: k = 0 is exactly the upsampled b′; any k against a plain
  * whole-image reference written here from the formulas in detail_cpu.h (σ, Gaussian of radius
- * ⌈4σ⌉, replicated edges, out = u + e − G ∗ e); the same bytes for 1, 2 and 3 threads; the
+ * ⌈4σ⌉, mirrored edges, out = u + e − G ∗ e); the same bytes for 1, 2 and 3 threads; the
  * in-place high-pass equals the ADD rule; the frequency split on patterns whose answer is known;
  * detail restored on a textured image; cancel; argument errors; timing. */
 #include <math.h>
@@ -74,12 +74,9 @@ static float *reference(const float *bp, int bpw, int bph, const float *b, int b
                     double acc = 0;
                     for (int j = -r; j <= r; j++) {
                         int xx = axis ? x : x + j, yy = axis ? y + j : y;
-                        xx = xx < 0     ? 0
-                             : xx >= bw ? bw - 1
-                                        : xx,
-                        yy = yy < 0     ? 0
-                             : yy >= bh ? bh - 1
-                                        : yy;
+                        /* mirrored edges (… 1 0 | 0 1 …), reflected again for kernels wider than the image */
+                        while (xx < 0 || xx >= bw) xx = xx < 0 ? -xx - 1 : 2 * bw - 1 - xx;
+                        while (yy < 0 || yy >= bh) yy = yy < 0 ? -yy - 1 : 2 * bh - 1 - yy;
                         acc += g[j + r] / sum * d[((size_t)yy * bw + xx) * 3 + c];
                     }
                     t[((size_t)y * bw + x) * 3 + c] = (float)acc;
