@@ -16,12 +16,17 @@ ninja -C build
 echo "== device"
 build/cli/lorweb device
 
-if [ -x tools/gimp-run.sh ] && [ -f models/default/flux.safetensors ]; then
+if [ -f models/default/flux.safetensors ]; then
     mkdir -p "$(dirname "$out")"
     tools/gimp-run.sh data/sample/a.png data/sample/a_prime.png data/sample/b.png "$out"
-    echo "b′ written to $out"
+    grid=${out%.png}_grid.png
+    # a | a′ over b | b′, for a look at the analogy in one picture
+    convert \( data/sample/a.png data/sample/a_prime.png +append \) \
+            \( data/sample/b.png "$out" -resize 128x128\! +append \) -append "$grid"
+    echo "b′ written to $out; the grid a | a′ / b | b′ to $grid"
 else
-    echo "demo: the GIMP batch analogy needs the embedded default model (models/default/), which is not"
-    echo "      trained yet (issue 9): ran the build and the device check only. With any model folder:"
+    echo "demo: no embedded default model in models/default/ (see tools/train/README.md): ran the build"
+    echo "      and the device check only. With any model folder:"
     echo "      tools/gimp-run.sh data/sample/a.png data/sample/a_prime.png data/sample/b.png OUT.png MODEL_DIR"
+    exit 1
 fi
