@@ -500,7 +500,7 @@ static enum lw_status evaluate(struct flux_model *m, const struct flux_inputs *i
     for (int s = 0; s < steps && status == LW_OK; s++) {
         status = cmp_view_upload(r.mod.view, mods + (int64_t)s * m->mod_cols, (uint64_t)m->mod_cols * 4, err);
         if (status == LW_OK) status = cmp_cmd_submit(m->res.cmd, err);
-        m->sampling = &r, m->sampling_next = next[s], m->sampling_dt = next[s] - times[s];
+        if (next) m->sampling = &r, m->sampling_next = next[s], m->sampling_dt = next[s] - times[s];
         if (status == LW_OK && on_step && !on_step(user, s + 1, steps))
             status = lw_error_set(err, LW_ERR_CANCELLED, "cancelled after step %d of %d", s + 1, steps);
         m->sampling = NULL;

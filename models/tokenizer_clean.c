@@ -456,7 +456,7 @@ static void ftfy_fix_text(struct cps *v) {
             if (html) ftfy_unescape(&line);
             ftfy_round(&line);
             if (before.failed ||
-                (line.n == before.n && !memcmp(line.d, before.d, line.n * sizeof *line.d)))
+                (line.n == before.n && (!line.n || !memcmp(line.d, before.d, line.n * sizeof *line.d))))
                 break;
         }
         for (size_t i = 0; i < line.n; i++)

@@ -135,6 +135,9 @@ static void test_clip_samples(void) {
         th_check(status == LW_OK && n == 10 && ids[9] == EOS, "clip truncates to max (%d)", n);
         status = tok_clip_encode(clip, text, ids, 1, &n, &err);
         th_check(status == LW_ERR_ARGUMENT, "clip refuses max 1");
+        /* found by fuzz_tokenizer_clip: a line that cleaning empties compared an empty (NULL) buffer */
+        status = tok_clip_encode(clip, "\x01", ids, 80, &n, &err);
+        th_check(status == LW_OK && n == 2 && ids[0] == BOS && ids[1] == EOS, "a control character alone (%d ids)", n);
         tok_clip_destroy(clip);
     }
 }
