@@ -74,7 +74,7 @@ def run(flux, ae, clip, txt, y, a, ap, b, noise, steps, lw=None):
         lw.detach()
     img = ae.decode(M.unpack(x, h, w))
     bp = ((img[:, :, q:, q:].clamp(-1, 1) + 1) / 2)
-    return bp, x, ctx, query, grid
+    return bp, x, ctx, query, grid, img
 
 
 def quant(x):
@@ -175,14 +175,14 @@ def main():
           for k, v in sa.items()}
     sa = {k: quant(v) for k, v in sa.items()}
     pn = torch.randn(1, 64, 64, generator=torch.Generator().manual_seed(7))
-    bp, lat, ctx, query, grid = run(flux, ae, clip, txt, y, sa["a"], sa["a_prime"], sa["b"], pn, steps, lorweb)
-    bpb, latb, _, _, _ = run(flux, ae, clip, txt, y, sa["a"], sa["a_prime"], sa["b"], pn, steps, None)
+    bp, lat, ctx, query, grid, dec = run(flux, ae, clip, txt, y, sa["a"], sa["a_prime"], sa["b"], pn, steps, lorweb)
+    bpb, latb, _, _, _, decb = run(flux, ae, clip, txt, y, sa["a"], sa["a_prime"], sa["b"], pn, steps, None)
     coeffs = lorweb.module_coeffs(query)
     par = {"a": sa["a"], "a_prime": sa["a_prime"], "b": sa["b"], "grid": grid, "ctx": ctx,
            "ctx_ids": M.grid_ids(8, 8, 1), "img_ids": M.grid_ids(8, 8, 0), "txt": txt,
            "txt_ids": torch.zeros(1, txt.shape[1], 3), "y": y, "noise": pn, "steps": torch.tensor([steps], dtype=torch.int32),
            "guidance": torch.tensor([C.GUIDANCE]), "query": query, "latent": lat, "latent_base": latb,
-           "b_prime": bp, "b_prime_base": bpb}
+           "b_prime": bp, "b_prime_base": bpb, "decoded": dec, "decoded_base": decb}
     for k, v in coeffs.items():
         par["transformer.%s.coeffs" % k.replace("$", ".")] = v[0]
     os.makedirs(os.path.join(C.ROOT, "tests", "data"), exist_ok=True)
