@@ -19,9 +19,10 @@ $PY tools/train/make_evalset.py                       # fixed held-out test set 
 $PY tools/train/make_latents.py &                     # encoded training triplets, in shards
 latents=$!
 while ! ls build-train/pairs_00.pt >/dev/null 2>&1; do sleep 5; done
-$PY tools/train/train_base.py 1500                    # stage 2: base nano-Kontext (picks up new shards)
+$PY tools/train/train_base.py 1200                    # stage 2: base nano-Kontext (picks up new shards)
 wait $latents
-$PY tools/train/train_adapter.py lorweb 480           # stage 3: LoRWeB basis, base + CLIP frozen
+$PY tools/train/train_base.py 2400 resume             # ... continued on all shards at half the rate
+$PY tools/train/train_adapter.py lorweb 900           # stage 3: LoRWeB basis, base + CLIP frozen
 $PY tools/train/train_adapter.py lora                 # baseline: one LoRA, same parameters, same steps
 $PY tools/train/export.py                             # models/default/ + MANIFEST
 $PY tools/train/evaluate.py                           # table, picture, tests/data/default_parity.safetensors
