@@ -251,10 +251,19 @@ static void flux_tensors_free(struct flux_tensors *t) {
     free(t->txt), free(t->txt_ids), free(t->y), free(t->ctx), free(t->ctx_ids), free(t->img_ids);
 }
 
-/* `sample --decode AE`: the sampled tokens unpacked (latent_tokens.h) and decoded, as `decoded`
- * [1, 3, 2·f·gh, 2·f·gw], unclamped (what the pipeline crops b′ from). */
+/* `sample --decode AE`: the sampled tokens unpacked (latent_tokens.h) on the token grid their ids
+ * (0, row, column) span, and decoded, as `decoded` [1, 3, 2·f·rows, 2·f·columns], unclamped (what
+ * the pipeline crops b′ from). */
 static enum lw_status decode_tokens(struct component_args *a, struct cmp_device *dev, struct outputs *o,
-                                    const float *tokens, int64_t gh, int64_t gw, struct lw_error *err) {
+                                    const float *tokens, const float *ids, int64_t n, struct lw_error *err) {
+    int64_t gh = 0, gw = 0;
+    for (int64_t i = 0; ids && i < n; i++) {
+        if (ids[3 * i + 1] + 1 > gh) gh = (int64_t)ids[3 * i + 1] + 1;
+        if (ids[3 * i + 2] + 1 > gw) gw = (int64_t)ids[3 * i + 2] + 1;
+    }
+    if (!ids || gh * gw != n)
+        return lw_error_set(err, LW_ERR_ARGUMENT, "sample --decode: img_ids must span the %lld noise tokens as a "
+                            "grid (got %lld × %lld)", (long long)n, (long long)gh, (long long)gw);
     struct vae_model *vae = NULL;
     enum lw_status    status = vae_load(dev, a->decode, VAE_DECODER_ONLY, &vae, err);
     if (status) return status;
@@ -304,7 +313,7 @@ static enum lw_status run_flux(struct component_args *a, struct cmp_device *dev,
         REQUIRE(sigmas || lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory") == LW_OK);
         status = sched_sigmas(steps, n, sigmas, err);
         if (status == LW_OK) status = flux_sample(m, &in, x, sigmas, steps, NULL, NULL, out, err);
-        if (status == LW_OK && a->decode) status = decode_tokens(a, dev, o, out, in.grid_h, in.grid_w, err);
+        if (status == LW_OK && a->decode) status = decode_tokens(a, dev, o, out, in.img_ids, n, err);
     } else {
         float tv = 0;
         const struct wt_tensor *ts = input(a, "timesteps");
