@@ -253,12 +253,15 @@ static enum lw_status kv_read(struct wt_file *f, size_t source, struct cursor *c
         if (type != GGUF_U32)
             status =
                 lw_error_set(c->err, LW_ERR_FORMAT, "%s: general.alignment is not a u32", c->path);
-        else
-            memcpy(alignment, value, 4);
-        if (status == LW_OK && (*alignment == 0 || (*alignment & (*alignment - 1))))
-            status =
-                lw_error_set(c->err, LW_ERR_FORMAT,
-                             "%s: general.alignment %u is not a power of two", c->path, *alignment);
+        else {
+            uint32_t a;
+            memcpy(&a, value, 4);
+            if (a == 0 || (a & (a - 1))) /* kept out of *alignment: the caller divides by it */
+                status = lw_error_set(c->err, LW_ERR_FORMAT,
+                                      "%s: general.alignment %u is not a power of two", c->path, a);
+            else
+                *alignment = a;
+        }
     }
     if (status == LW_OK) status = wt_meta_add(f, source, key, t.s ? t.s : "", t.len, c->err);
     free(t.s);

@@ -299,6 +299,11 @@ int main(void) {
     g.alignment = 16;
     expect_error("alignment not a power of two", write_gguf("align.gguf", &g), LW_ERR_FORMAT,
                  "power of two");
+    th_gguf_init(&g, 3); /* found by fuzz_gguf: alignment 0 was divided by after the error */
+    th_gguf_kv_u32(&g, "general.alignment", 0);
+    g.alignment = 16;
+    th_gguf_tensor(&g, "x", 0, 1, (int64_t[]){2}, vals, 8);
+    expect_error("alignment 0", write_gguf("align0.gguf", &g), LW_ERR_FORMAT, "power of two");
     th_gguf_init(&g, 3);
     th_gguf_kv_str(&g, "general.alignment", "32");
     expect_error("alignment of the wrong type", write_gguf("align2.gguf", &g), LW_ERR_FORMAT,
