@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "pipeline.h"
@@ -18,6 +19,9 @@
 enum plugin_job_kind { PLUGIN_JOB_RUN = 1, PLUGIN_JOB_ENCODE = 2 };
 
 #define PLUGIN_PATH_MAX 1024
+/* Largest layer the procedure takes, in pixels (8192 × 8192, the largest working size): a, a′ and b
+ * read as float RGBA are then at most 3 GiB, what the resident engine accepts in one job. */
+#define PLUGIN_MAX_PIXELS ((int64_t)8192 * 8192)
 
 /* Model files: the fields of pipe_model_paths as owned strings ("" = not given). */
 struct plugin_model {

@@ -117,6 +117,11 @@ static gchar *check_layer(gint32 image, gint32 id, const char *role) {
         problem =
             g_strdup_printf(_("Layer %s (“%s”) is %d×%d pixels; each layer needs at least %d×%d."),
                             role, name, w, h, PLUGIN_MIN_SIDE, PLUGIN_MIN_SIDE);
+    else if ((int64_t)w * h > PLUGIN_MAX_PIXELS)
+        problem = g_strdup_printf(_("Layer %s (“%s”) is %d×%d pixels (%.1f megapixels); lorweb takes "
+                                    "layers of up to %.1f megapixels (8192×8192). Scale it down or "
+                                    "work on a part of it."),
+                                  role, name, w, h, (double)w * h / 1e6, (double)PLUGIN_MAX_PIXELS / 1e6);
     g_free(name);
     return problem;
 }
@@ -273,12 +278,20 @@ struct run_progress {
     enum pipe_stage stage;
     int             step;
     double t0, first_step; /* when the engine call began; seconds from then to the first step */
+    gint32   image, b;
+    gboolean gone; /* the image was closed or b removed: the run was stopped */
 };
+
+/* The image stays open in GIMP while the engine runs: the user may close it or remove b. */
+static gboolean target_gone(gint32 image, gint32 b) {
+    return !gimp_image_is_valid(image) || !gimp_item_is_valid(b) || gimp_item_get_image(b) != image;
+}
 
 static bool gimp_progress(void *user, const struct pipe_progress *p) {
     struct run_progress *r = user;
     if (p->stage != r->stage || p->step != r->step) {
         r->stage = p->stage, r->step = p->step;
+        if (target_gone(r->image, r->b)) return !(r->gone = TRUE); /* stops the engine */
         if (p->stage == PIPE_STAGE_DENOISE) {
             if (r->first_step < 0) r->first_step = plugin_now() - r->t0;
             gimp_progress_set_text_printf(_("Visual analogy: step %d of %d"), p->step, p->steps);
@@ -314,8 +327,15 @@ static gint32 analogy(gint32 image, const struct ui_params *v, const struct plug
         goto done;
     }
     gimp_progress_init(_("Visual analogy (LoRWeB)"));
-    struct run_progress progress = {.stage = -1, .step = -1, .t0 = plugin_now(), .first_step = -1};
-    if (plugin_engine_execute(engine, job, gimp_progress, &progress) != LW_OK) {
+    struct run_progress progress = {
+        .stage = -1, .step = -1, .t0 = plugin_now(), .first_step = -1, .image = image, .b = v->b};
+    enum lw_status status = plugin_engine_execute(engine, job, gimp_progress, &progress);
+    if (progress.gone || target_gone(image, v->b)) {
+        *error = g_strdup(_("The image was closed or layer b removed while the analogy ran; "
+                            "nothing was added."));
+        goto done;
+    }
+    if (status != LW_OK) {
         *error = engine_failure(&job->err);
         goto done;
     }

@@ -20,7 +20,7 @@
 #include "wire.h"
 
 #define IDLE_SECONDS (30 * 60)
-#define MAX_JOB_BYTES ((uint64_t)3 << 30) /* three 16k² RGBA float images would be far beyond */
+#define MAX_JOB_BYTES ((uint64_t)3 * PLUGIN_MAX_PIXELS * 4 * sizeof(float)) /* a, a′, b at the limit */
 
 struct connection {
     int  fd;

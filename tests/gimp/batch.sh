@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # The plug-in's GIMP side in real GIMP 2.10 (gimp-console batch mode, a private profile), on the fake
 # pipeline (tests/pipeline_fake.c: b′ = b + s·(a′ − a), exactly checkable). One GIMP session:
-#  - bad calls (a missing layer, a layer of another image, steps 0, a 1×1 layer, a missing model)
-#    fail with a clear message and leave the image unchanged;
+#  - bad calls (a missing layer, a layer of another image, steps 0, a 1×1 layer, 16000×16000 layers,
+#    a missing model) fail with a clear message and leave the image unchanged;
+#  - a, a′ and b the same layer give b′ = b;
+#  - an image closed mid-run (by the test actor, tests/gimp/actor.c) stops the run within a step
+#    with a clear message, and the next call works;
 #  - a Script-Fu call on a three-layer image (different sizes, offsets, b with alpha) adds one layer
 #    "b′" above b at b's offsets; its pixels are checked by pngcheck; steps −1 and strength 0.5 too;
 #  - a feathered selection limits where b′ is blended in;
 #  - grey, indexed and linear-light images give the right values;
 #  - no undo group is left open (GIMP would warn "inconsistent state").
 # gimp-console always exits 0, so the log is checked. Skips (77) without gimp-console.
-#   batch.sh FAKE_PLUGIN PNGCHECK
+#   batch.sh FAKE_PLUGIN PNGCHECK ACTOR
 set -u
-plugin=$1 pngcheck=$2
+plugin=$1 pngcheck=$2 actor=$3
 command -v gimp-console-2.10 >/dev/null || { echo "SKIP: gimp-console-2.10 not installed"; exit 77; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 export GIMP2_DIRECTORY=$T/gimp XDG_CACHE_HOME=$T/cache XDG_DATA_HOME=$T/data XDG_CONFIG_HOME=$T/config
 export XDG_RUNTIME_DIR=$T/run LANGUAGE=C LC_ALL=C.UTF-8
-mkdir -p "$T/plug-ins/lorweb-fake" "$T/model" "$T/run" && chmod 700 "$T/run"
+export LORWEB_FAKE_STEP_MS=20 # so that the actor can close an image during a 1000-step run
+mkdir -p "$T/plug-ins/lorweb-fake" "$T/plug-ins/test-lorweb-actor" "$T/model" "$T/run" && chmod 700 "$T/run"
 touch "$T/model/fake-model"
 ln -s "$(realpath "$plugin")" "$T/plug-ins/lorweb-fake/lorweb-fake"
+ln -s "$(realpath "$actor")" "$T/plug-ins/test-lorweb-actor/test-lorweb-actor"
 printf '(plug-in-path "${gimp_plug_in_dir}/plug-ins:%s")\n' "$T/plug-ins" >"$T/gimprc"
 "$pngcheck" make "$T" || exit 1
 unset DISPLAY
@@ -73,6 +78,17 @@ script="(begin
   (refused \"tiny-layer\" (lambda () (lorweb img tiny a ap 2 1.0 \"$M\")) img)
   (refused \"no-model\" (lambda () (lorweb img b a ap 2 1.0 \"$T/nomodel\")) img)
   (gimp-image-remove-layer img tiny)
+  ; 16000×16000: refused before a pixel is read (a fresh layer's tiles are not even allocated).
+  (define huge (car (gimp-layer-new img 16000 16000 RGB-IMAGE \"huge\" 100 LAYER-MODE-NORMAL)))
+  (gimp-image-insert-layer img huge 0 -1)
+  (refused \"huge-b\" (lambda () (lorweb img huge a ap 2 1.0 \"$M\")) img)
+  (refused \"huge-a\" (lambda () (lorweb img b huge ap 2 1.0 \"$M\")) img)
+  (gimp-image-remove-layer img huge)
+  ; a, a′ and b one layer: b′ = b + s·(b − b) = b.
+  (define same (lorweb img b b b 2 1.0 \"$M\"))
+  (report \"same-layer\" (if (equal? (rgb (pixel same 20 20)) (rgb (pixel b 20 20))) \"b\"
+                             (string-append (rgb (pixel same 20 20)) \" not \" (rgb (pixel b 20 20)))))
+  (gimp-image-remove-layer img same)
   (define b-pos (car (gimp-image-get-item-position img b)))
   (define out (lorweb img b a ap 3 1.0 \"$M\"))
   (report \"name\" (car (gimp-item-get-name out)))
@@ -99,6 +115,14 @@ script="(begin
                             \"between\" (string-append (rgb e) \" b′ \" (rgb o) \" b \" (rgb q)))))
   (gimp-image-delete img)
   (gimp-image-delete other)
+
+  ; Closed mid-run: the actor deletes the image 3 s into a 1000 × 20 ms run, which stops then.
+  (let* ((c (uniform-image RGB '((200 40 40) (40 40 200) (90 160 90))))
+         (cb (layer c \"b\")) (ca (layer c \"a\")) (cap (layer c \"a-prime\")))
+    (test-lorweb-later RUN-NONINTERACTIVE c -1 3000)
+    (let ((r (try (lambda () (lorweb c cb ca cap 1000 1.0 \"$M\")))))
+      (report \"closed-result\" (if (eq? (car r) 'error) (cdr r) \"accepted\"))
+      (report \"closed-image-gone\" (if (= 0 (car (gimp-image-is-valid c))) \"yes\" \"no\"))))
 
   ; Grey: 60 + (140 - 100) = 100.
   (let* ((g (uniform-image GRAY '((100 100 100) (140 140 140) (60 60 60))))
@@ -134,7 +158,14 @@ expect "LORWEB other-image-result=.*belongs to another image"
 expect "LORWEB steps-0-result=.*Steps 0: use 1"
 expect "LORWEB tiny-layer-result=.*is 1×1 pixels; each layer needs at least 8×8"
 expect "LORWEB no-model-result=.*Model files are missing.*$T/nomodel"
-for what in missing-layer other-image steps-0 tiny-layer no-model; do expect "LORWEB $what-layers-unchanged=yes"; done
+expect "LORWEB huge-b-result=.*Layer b (“huge”) is 16000×16000 pixels (256.0 megapixels); lorweb takes layers of up to 67.1 megapixels"
+expect "LORWEB huge-a-result=.*Layer a (“huge”) is 16000×16000 pixels"
+expect "LORWEB same-layer=b\$"
+expect "LORWEB actor: closed image .* done"
+expect "LORWEB closed-result=.*The image was closed or layer b removed while the analogy ran; nothing was added"
+expect "LORWEB closed-image-gone=yes"
+expect "engine: run job: cancelled"
+for what in missing-layer other-image steps-0 tiny-layer huge-b huge-a no-model; do expect "LORWEB $what-layers-unchanged=yes"; done
 expect "LORWEB name=b′"
 expect "LORWEB size=50x40"
 expect "LORWEB offsets=7,3"
@@ -157,6 +188,7 @@ for f in out out2; do
         echo "FAIL: no $f.png"; failed=$((failed + 1))
     fi
 done
+grep "LORWEB actor\|run job: cancelled\|LORWEB closed-result" "$T/log" | sed "s/^/  /"
 [ "$failed" -eq 0 ] || cat "$T/log"
 echo "gimp batch: $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,11 +7,13 @@
 #  - two strength-slider moves in a row: the first move's render is cancelled as stale, the second's
 #    is rendered;
 #  - OK (Alt+O) adds b′ made with the moved strength (b + 1.1·(a′ − a)); a second call answered with
-#    Escape (Cancel) adds nothing.
+#    Escape (Cancel) adds nothing;
+#  - a′ removed (by the test actor, tests/gimp/actor.c) while a third dialog is open: OK then fails
+#    with a message naming the layer, and nothing is added.
 # Skips (77) without gimp-console, Xvfb, xdotool or ImageMagick.
-#   dialog.sh FAKE_PLUGIN PNGCHECK PO_BUILD_DIR
+#   dialog.sh FAKE_PLUGIN PNGCHECK PO_BUILD_DIR ACTOR
 set -u
-plugin=$1 pngcheck=$2 po=$3
+plugin=$1 pngcheck=$2 po=$3 actor=$4
 for tool in gimp-console-2.10 xvfb-run xdotool import identify; do
     command -v $tool >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
@@ -22,9 +24,10 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 export GIMP2_DIRECTORY=$T/gimp XDG_CACHE_HOME=$T/cache XDG_DATA_HOME=$T/data XDG_CONFIG_HOME=$T/config
 export XDG_RUNTIME_DIR=$T/run LANGUAGE=C LORWEB_LOCALEDIR=$(realpath "$po") LORWEB_FAKE_STEP_MS=400
-mkdir -p "$T/plug-ins/lorweb-fake" "$T/model" "$T/run" && chmod 700 "$T/run"
+mkdir -p "$T/plug-ins/lorweb-fake" "$T/plug-ins/test-lorweb-actor" "$T/model" "$T/run" && chmod 700 "$T/run"
 touch "$T/model/fake-model"
 ln -s "$(realpath "$plugin")" "$T/plug-ins/lorweb-fake/lorweb-fake"
+ln -s "$(realpath "$actor")" "$T/plug-ins/test-lorweb-actor/test-lorweb-actor"
 printf '(plug-in-path "${gimp_plug_in_dir}/plug-ins:%s")\n' "$T/plug-ins" >"$T/gimprc"
 # a = (100,100,100), a′ = (120,110,100), b = (50,60,70): b′ = (70,70,70) at strength 1, (72,71,70) at 1.1.
 script="(let* ((img (car (gimp-image-new 48 40 RGB)))
@@ -41,7 +44,10 @@ script="(let* ((img (car (gimp-image-new 48 40 RGB)))
                   (gimp-message (string-append \"LORWEB ok-pixel=\" (number->string (aref p 0)) \",\"
                                                (number->string (aref p 1)) \",\" (number->string (aref p 2))))))
           (catch #f (plug-in-lorweb RUN-INTERACTIVE img b a ap \"\" 4 2.5 1.0 7 0.0 0 \"$T/model\"))
-          (gimp-message (string-append \"LORWEB after-cancel layers=\" (count)))))"
+          (gimp-message (string-append \"LORWEB after-cancel layers=\" (count)))
+          (test-lorweb-later RUN-NONINTERACTIVE img ap 2000)
+          (catch #f (plug-in-lorweb RUN-INTERACTIVE img b a ap \"\" 4 2.5 1.0 7 0.0 0 \"$T/model\"))
+          (gimp-message (string-append \"LORWEB after-removed layers=\" (count)))))"
 start=$(date +%s.%N)
 timeout 240 gimp-console-2.10 -i -d -f --gimprc="$T/gimprc" -b "$script" -b '(gimp-quit 0)' </dev/null >"$T/log" 2>&1 &
 gimp_pid=$!
@@ -79,6 +85,16 @@ else
     else
         xdotool windowfocus "$wid"; sleep 0.3; xdotool key Escape
     fi
+    # The third dialog: a′ is removed while it is open, then OK.
+    for _ in $(seq 300); do [ "$(grep -c "dialog shown" "$T/log")" -ge 3 ] && break; sleep 0.1; done
+    wait_log "LORWEB actor: removed layer .* done" 30 || fail "the actor did not remove a′"
+    sleep 0.5
+    wid=$(window)
+    if [ -z "$wid" ]; then
+        fail "the dialog did not appear the third time"
+    else
+        xdotool windowfocus "$wid"; sleep 0.3; xdotool key alt+o
+    fi
 fi
 wait "$gimp_pid"
 echo "gimp session: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
@@ -89,6 +105,8 @@ grep -q "engine: run job: cancelled" "$T/log" || fail "the engine did not stop t
 grep -q "LORWEB after-ok layers=4" "$T/log" || fail "OK did not add one layer"
 grep -q "LORWEB ok-pixel=72,71,70" "$T/log" || fail "b′ does not use the strength set in the dialog (1.1)"
 grep -q "LORWEB after-cancel layers=4" "$T/log" || fail "Cancel changed the layers"
+grep -q "lorweb: Layer a′: there is no layer with ID" "$T/log" || fail "no clear message for the removed a′"
+grep -q "LORWEB after-removed layers=3" "$T/log" || fail "a run with a removed a′ changed the layers"
 if [ -s "$T/dialog.png" ]; then
     read -r w h <<<"$(identify -format '%w %h' "$T/dialog.png")"
     colours=$(identify -format '%k' "$T/dialog.png")
