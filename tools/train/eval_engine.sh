@@ -15,6 +15,8 @@ variants=("copy-b:--baseline copy" "b + (a′ − a):--baseline difference" "LoR
 mkdir -p "$out"
 for i in "${!variants[@]}"; do
     v=${variants[$i]} name=${v%%:*} args=${v#*:}
+    # a variant already evaluated into OUT (its name file is written last) is kept: reruns resume
+    [ "$(cat "$out/$i.name" 2>/dev/null)" = "$name" ] && continue
     mkdir -p "$out/$i"
     # shellcheck disable=SC2086
     "$lorweb" eval "$set" --model "$model" $args --save "$out/$i" >"$out/$i.txt" 2>"$out/$i.err" ||
