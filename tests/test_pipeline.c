@@ -2,8 +2,8 @@
  * CLIP vision tower and LoRWeB basis (they fit together: 64 packed channels = 4 × 16 latent channels,
  * query 48 = 3 × 16 CLIP dims), plus a fixed conditioning written here. Checks the output size and
  * alpha, determinism per seed, that seeds and strengths change b′, that strength 0 equals the plain
- * model without a basis, non-square inputs, parameter errors, and that cancel stops the run with
- * LW_ERR_CANCELLED. Skipped without ../shared/fixtures. */
+ * model without a basis, non-square inputs, parameter errors, and that cancel at any progress call
+ * stops the run with LW_ERR_CANCELLED at once. Skipped without ../shared/fixtures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +48,9 @@ static struct pipe_image make_image(int w, int h, float phase) {
     return im;
 }
 
-static int cancel_at;
+/* Cancel: the progress call number `cancel_call` of a run (counted in call_no) answers "stop". */
+static int             cancel_call, call_no, calls_after_cancel;
+static enum pipe_stage cancelled_stage;
 static int previews, bad_previews; /* progress previews seen, and ones out of shape or range */
 static bool progress(void *user, const struct pipe_progress *p) {
     int *calls = user;
@@ -60,7 +62,10 @@ static bool progress(void *user, const struct pipe_progress *p) {
             ok = p->preview[i] >= 0 && p->preview[i] <= 1;
         bad_previews += !ok;
     }
-    return !(cancel_at && p->stage == PIPE_STAGE_DENOISE && p->step >= cancel_at);
+    call_no++;
+    if (cancel_call && call_no > cancel_call) calls_after_cancel++;
+    if (cancel_call && call_no == cancel_call) cancelled_stage = p->stage;
+    return !(cancel_call && call_no >= cancel_call);
 }
 
 static int prompts_encoded; /* "prompt encoded" debug lines seen */
@@ -180,13 +185,31 @@ int main(void) {
     run(ctx, &p, &a, &ap, &b, &o4, LW_ERR_ARGUMENT);
     p.blend_a = NULL, p.blend_a_prime = NULL, p.blend = 0;
     free(a2.data), free(ap2.data), free(o4.data);
-    /* cancel mid-denoise */
-    cancel_at = 2;
-    memcpy(o3.data, o1.data, n * 4);
-    run(ctx, &p, &a, &ap, &b, &o3, LW_ERR_CANCELLED);
-    cancel_at = 0;
+    /* Cancel at every point: at each progress call of a run in turn (encoding, each step, decoding,
+     * detail transfer; the last call only reports completion). Each ends `cancelled` without another
+     * progress call (so within the step) and leaves the output untouched; the next run gives the
+     * same b′. */
+    call_no = 0;
     run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
-    th_check(memcmp(o1.data, o2.data, n * 4) == 0, "a run after a cancel gives the same b′");
+    int  per_run = call_no;
+    bool stage_seen[8] = {false};
+    for (cancel_call = 1; cancel_call < per_run; cancel_call++) {
+        call_no = calls_after_cancel = 0, cancelled_stage = -1;
+        th_poison(o3.data, n);
+        memcpy(o2.data, o3.data, n * 4);
+        bool cancelled = run(ctx, &p, &a, &ap, &b, &o3, LW_ERR_CANCELLED);
+        th_check(cancelled && calls_after_cancel == 0 && memcmp(o2.data, o3.data, n * 4) == 0,
+                 "cancel at progress call %d of %d (stage %d): cancelled, %d calls after it, output untouched",
+                 cancel_call, per_run, (int)cancelled_stage, calls_after_cancel);
+        if ((int)cancelled_stage >= 0 && (int)cancelled_stage < 8) stage_seen[cancelled_stage] = true;
+    }
+    cancel_call = 0;
+    printf("cancel sweep: %d progress calls per run, cancelled at each of the first %d\n", per_run, per_run - 1);
+    th_check(stage_seen[PIPE_STAGE_ENCODE] && stage_seen[PIPE_STAGE_DENOISE] && stage_seen[PIPE_STAGE_DECODE] &&
+                 stage_seen[PIPE_STAGE_DETAIL],
+             "cancels covered encoding, denoising, decoding and detail transfer");
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    th_check(memcmp(o1.data, o2.data, n * 4) == 0, "a run after the cancels gives the same b′");
     /* A device lost mid-run (simulated at its 5th submission) is reported; the next run creates a
      * new device, loads again and gives the same b′. */
     struct pipe_context *lost = context(dir_full, &calls);
