@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The command-line tool end to end on the fixtures' tiny model and the committed sample images:
-# run, coeffs, eval, tokenize, and clear errors on bad input. Skips (77) without ../shared/fixtures.
+# run, coeffs, eval, tokenize, and clear errors on bad input (broken images, a missing model, no
+# Vulkan driver). Skips (77) without ../shared/fixtures.
 #   cli.sh LORWEB MAKE_TINY_MODEL SOURCE_ROOT
 set -u
 lorweb=$1 make_model=$2 root=$3
@@ -56,5 +57,13 @@ if "$lorweb" run --a "$S/a.png" --a-prime "$S/a_prime.png" --b "$S/b.png" --out 
     fail "a missing model was accepted"
 fi
 grep -q "$T/nothing" "$T/nomodel.log" || fail "the error does not name the missing model folder"
+# No Vulkan driver at all (the loader finds no ICD): a clear message, no output, no crash.
+VK_ICD_FILENAMES=$T/no-driver.json "$lorweb" run --a "$S/a.png" --a-prime "$S/a_prime.png" --b "$S/b.png" \
+    --out "$T/nodriver.png" --model "$T/model" 2>"$T/nodriver.log"
+rc=$?
+[ "$rc" -eq 1 ] || fail "without a Vulkan driver, lorweb run exits $rc, not 1"
+grep -q "no Vulkan driver.*is a Vulkan driver installed" "$T/nodriver.log" ||
+    fail "without a Vulkan driver, no clear message: $(cat "$T/nodriver.log")"
+[ ! -e "$T/nodriver.png" ] || fail "a run without a Vulkan driver wrote an output"
 echo "cli: $failed failed"
 [ "$failed" -eq 0 ]

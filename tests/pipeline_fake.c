@@ -8,7 +8,8 @@
  *
  * where (x_a, y_a) is the pixel of a nearest to (x, y) scaled to a's size, (2x + 1)·W_a / (2·W_b),
  * likewise for a′; s = strength; bias_sum = Σ bias[n]. The model folder must exist and hold a file
- * `fake-model` (else LW_ERR_MISSING naming it). The first run of a context "loads" for
+ * `fake-model` (else LW_ERR_MISSING naming it); one that also holds `fake-no-vulkan` fails as the
+ * engine does on a machine without any Vulkan driver (LW_ERR_NO_VULKAN). The first run of a context "loads" for
  * LORWEB_FAKE_LOAD_MS (default 0) milliseconds; each step sleeps LORWEB_FAKE_STEP_MS (default 0).
  * Steps: 0 = 4 (its "model default"). Basis: 32 elements with fixed mean weights 1/(n + 2),
  * normalised, plus bias, so the dialog's bar chart has something to show. */
@@ -59,6 +60,10 @@ enum lw_status pipe_context_create(const struct pipe_options *options, struct pi
     if (stat(marker, &st) != 0)
         return lw_error_set(err, LW_ERR_MISSING, "no model at '%s' (the fake pipeline wants %s)",
                             dir, marker);
+    snprintf(marker, sizeof marker, "%s/fake-no-vulkan", dir);
+    if (stat(marker, &st) == 0)
+        return lw_error_set(err, LW_ERR_NO_VULKAN, "cannot initialise Vulkan (vkCreateInstance: "
+                                                   "VK_ERROR_INCOMPATIBLE_DRIVER) [fake]");
     struct pipe_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     ctx->opt = *options;

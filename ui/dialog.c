@@ -235,9 +235,10 @@ static gboolean result_deliver(gpointer data) {
     if (r->kind == RESULT_PROGRESS) {
         if (current) gtk_progress_bar_set_fraction(GTK_PROGRESS_BAR(d->progress), r->fraction);
     } else if (r->kind == RESULT_ENCODE && current) {
-        if (r->message)
+        if (r->message) {
+            g_printerr("lorweb: basis failed (request %u): %s\n", r->id, r->message);
             gtk_label_set_text(GTK_LABEL(d->status), r->message);
-        else
+        } else
             basis_rebuild(d, r->weights, r->count);
     } else if (r->kind == RESULT_PREVIEW) {
         if (r->stale || !current) {

@@ -9,7 +9,9 @@
 #  - OK (Alt+O) adds b′ made with the moved strength (b + 1.1·(a′ − a)); a second call answered with
 #    Escape (Cancel) adds nothing;
 #  - a′ removed (by the test actor, tests/gimp/actor.c) while a third dialog is open: OK then fails
-#    with a message naming the layer, and nothing is added.
+#    with a message naming the layer, and nothing is added;
+#  - a fourth dialog on a machine without Vulkan (the fake's `fake-no-vulkan`) says so in its
+#    status line; Escape adds nothing.
 # Skips (77) without gimp-console, Xvfb, xdotool or ImageMagick.
 #   dialog.sh FAKE_PLUGIN PNGCHECK PO_BUILD_DIR ACTOR
 set -u
@@ -26,6 +28,7 @@ export GIMP2_DIRECTORY=$T/gimp XDG_CACHE_HOME=$T/cache XDG_DATA_HOME=$T/data XDG
 export XDG_RUNTIME_DIR=$T/run LANGUAGE=C LORWEB_LOCALEDIR=$(realpath "$po") LORWEB_FAKE_STEP_MS=400
 mkdir -p "$T/plug-ins/lorweb-fake" "$T/plug-ins/test-lorweb-actor" "$T/model" "$T/run" && chmod 700 "$T/run"
 touch "$T/model/fake-model"
+mkdir -p "$T/model-novk" && touch "$T/model-novk/fake-model" "$T/model-novk/fake-no-vulkan"
 ln -s "$(realpath "$plugin")" "$T/plug-ins/lorweb-fake/lorweb-fake"
 ln -s "$(realpath "$actor")" "$T/plug-ins/test-lorweb-actor/test-lorweb-actor"
 printf '(plug-in-path "${gimp_plug_in_dir}/plug-ins:%s")\n' "$T/plug-ins" >"$T/gimprc"
@@ -47,7 +50,9 @@ script="(let* ((img (car (gimp-image-new 48 40 RGB)))
           (gimp-message (string-append \"LORWEB after-cancel layers=\" (count)))
           (test-lorweb-later RUN-NONINTERACTIVE img ap 2000)
           (catch #f (plug-in-lorweb RUN-INTERACTIVE img b a ap \"\" 4 2.5 1.0 7 0.0 0 \"$T/model\"))
-          (gimp-message (string-append \"LORWEB after-removed layers=\" (count)))))"
+          (gimp-message (string-append \"LORWEB after-removed layers=\" (count)))
+          (catch #f (plug-in-lorweb RUN-INTERACTIVE img b a (car (gimp-image-get-active-layer img)) \"\" 4 2.5 1.0 7 0.0 0 \"$T/model-novk\"))
+          (gimp-message (string-append \"LORWEB after-novk layers=\" (count)))))"
 start=$(date +%s.%N)
 timeout 240 gimp-console-2.10 -i -d -f --gimprc="$T/gimprc" -b "$script" -b '(gimp-quit 0)' </dev/null >"$T/log" 2>&1 &
 gimp_pid=$!
@@ -95,6 +100,16 @@ else
     else
         xdotool windowfocus "$wid"; sleep 0.3; xdotool key alt+o
     fi
+    # The fourth dialog: no Vulkan driver.
+    for _ in $(seq 300); do [ "$(grep -c "dialog shown" "$T/log")" -ge 4 ] && break; sleep 0.1; done
+    wait_log "lorweb: basis failed.*No Vulkan driver was found" 30 || fail "the dialog does not say there is no Vulkan driver"
+    import -window "$(window)" "$T/novk.png" 2>/dev/null
+    wid=$(window)
+    if [ -z "$wid" ]; then
+        fail "the dialog did not appear the fourth time"
+    else
+        xdotool windowfocus "$wid"; sleep 0.3; xdotool key Escape
+    fi
 fi
 wait "$gimp_pid"
 echo "gimp session: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s"
@@ -107,6 +122,7 @@ grep -q "LORWEB ok-pixel=72,71,70" "$T/log" || fail "b′ does not use the stren
 grep -q "LORWEB after-cancel layers=4" "$T/log" || fail "Cancel changed the layers"
 grep -q "lorweb: Layer a′: there is no layer with ID" "$T/log" || fail "no clear message for the removed a′"
 grep -q "LORWEB after-removed layers=3" "$T/log" || fail "a run with a removed a′ changed the layers"
+grep -q "LORWEB after-novk layers=3" "$T/log" || fail "the dialog without Vulkan changed the layers"
 if [ -s "$T/dialog.png" ]; then
     read -r w h <<<"$(identify -format '%w %h' "$T/dialog.png")"
     colours=$(identify -format '%k' "$T/dialog.png")

@@ -3,7 +3,8 @@
 # two Script-Fu runs in one GIMP session each add a layer "b′" of b's size; the second run finds the
 # models resident in the engine process (no reload) and the log gives both runs' engine start-up
 # times; a missing model fails with a message naming the folder and leaves the image unchanged; a
-# selection keeps b outside it. gimp-console always exits 0, so the log is checked.
+# selection keeps b outside it. A second GIMP session without any Vulkan driver gets the plug-in's
+# message saying so, the image unchanged. gimp-console always exits 0, so the log is checked.
 # Skips (77) without gimp-console or the shared fixtures (the tiny model comes from there).
 #   real.sh PLUGIN MAKE_TINY_MODEL SOURCE_ROOT
 set -u
@@ -63,7 +64,20 @@ expect "LORWEB selection-outside-kept=yes"
 expect "resident engine, models loaded now"
 expect "resident engine, models already loaded"
 expect "batch command executed successfully"
-grep "lorweb: b′" "$T/log" | sed 's/^/  /'
+# No Vulkan driver (the loader finds no ICD), in a fresh runtime folder so no resident engine is reused.
+mkdir -p "$T/run2" && chmod 700 "$T/run2"
+script="(let* ((img (car (gimp-image-new 48 40 RGB)))
+               (add (lambda (name) (let ((l (car (gimp-layer-new img 48 40 RGB-IMAGE name 100 LAYER-MODE-NORMAL))))
+                                     (gimp-image-insert-layer img l 0 -1) l)))
+               (b (add \"b\")) (ap (add \"a-prime\")) (a (add \"a\")))
+          (gimp-message (string-append \"LORWEB no-driver=\" (if (catch #f $(call img b a ap "$T/model")) \"accepted\" \"refused\")))
+          (gimp-message (string-append \"LORWEB no-driver-layers=\" (number->string (car (gimp-image-get-layers img))))))"
+XDG_RUNTIME_DIR=$T/run2 VK_ICD_FILENAMES=$T/no-driver.json timeout 200 gimp-console-2.10 -i -d -f \
+    --gimprc="$T/gimprc" -b "$script" -b '(gimp-quit 0)' </dev/null >>"$T/log" 2>&1
+expect "LORWEB no-driver=refused"
+expect "LORWEB no-driver-layers=3"
+expect "No Vulkan driver was found. Install the Vulkan driver for your graphics card"
+grep "lorweb: b′\|No Vulkan driver" "$T/log" | sed 's/^/  /'
 [ "$failed" -eq 0 ] || cat "$T/log"
 echo "gimp real: $failed failed"
 [ "$failed" -eq 0 ]
