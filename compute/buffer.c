@@ -58,7 +58,11 @@ enum lw_status cmp_buffer_create(struct cmp_device *dev, uint64_t bytes, enum cm
     VkResult result = vkAllocateMemory(dev->device, &alloc, NULL, &buf->memory);
     if (result != VK_SUCCESS) {
         status = cmp_vk_status(dev, result, "vkAllocateMemory", err);
-        lw_error_prefix(err, "allocating %llu bytes: ", (unsigned long long)bytes);
+        /* what was needed and what there was: the request, ours already, the heap */
+        uint64_t heap = memory == CMP_MEMORY_HOST ? dev->info.host_visible_bytes : dev->info.device_local_bytes;
+        lw_error_prefix(err, "allocating %llu bytes (lorweb already holds %llu of the heap's %llu): ",
+                        (unsigned long long)bytes, (unsigned long long)dev->allocated_bytes,
+                        (unsigned long long)heap);
         goto cleanup;
     }
     cmp_count_created(dev);
