@@ -35,6 +35,7 @@ static int usage(void) {
                     "                  [--model DIR] [--steps N] [--strength S] [--seed N] [--guidance G]\n"
                     "                  [--keep-detail X] [--size PIXELS] [--prompt TEXT]\n"
                     "                  [--blend-a A2.png --blend-a-prime A2P.png --blend RATIO]\n"
+                    "                  [--low-memory]   (CLIP and the autoencoder loaded per stage)\n"
                     "  --model defaults to LORWEB_MODEL_DIR or the embedded default model\n");
     return 2;
 }
@@ -43,9 +44,14 @@ int cli_run(int argc, char **argv) {
     const char        *a_path = NULL, *ap_path = NULL, *b_path = NULL, *out_path = NULL;
     const char        *a2_path = NULL, *ap2_path = NULL, *model = NULL;
     struct pipe_params p;
+    bool               low_memory = false;
     pipe_params_defaults(&p);
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(o, "--low-memory")) {
+            low_memory = true;
+            continue;
+        }
         if (!v) return usage();
         i++;
         if (!strcmp(o, "--a")) a_path = v;
@@ -73,7 +79,8 @@ int cli_run(int argc, char **argv) {
     const char          *paths[5] = {a_path, ap_path, b_path, a2_path, ap2_path};
     for (int i = 0; i < 5; i++)
         if (paths[i] && image_load(paths[i], &pix[i], &w[i], &h[i], &err) != LW_OK) goto done;
-    struct pipe_options opt = {.paths = {.model_dir = cli_model_dir(model)}, .progress = print_progress, .log = print_log};
+    struct pipe_options opt = {.paths = {.model_dir = cli_model_dir(model)}, .progress = print_progress,
+                               .log = print_log, .low_memory = low_memory};
     if (pipe_context_create(&opt, &ctx, &err) != LW_OK) goto done;
     struct pipe_image a = {pix[0], w[0], h[0], (size_t)w[0] * 4}, ap = {pix[1], w[1], h[1], (size_t)w[1] * 4};
     struct pipe_image b = {pix[2], w[2], h[2], (size_t)w[2] * 4};

@@ -46,7 +46,9 @@ struct pipe_context {
     struct cmp_device    *device;
     struct flux_model    *flux;
     struct vae_model     *vae;
+    enum vae_parts        vae_parts; /* what ctx->vae holds */
     struct clip_model    *clip;
+    bool                  low_memory; /* pipe_options.low_memory, or chosen at load */
     struct lorweb_config  lorweb;
     bool                  has_lorweb;
     float                *txt, *y; /* fixed conditioning or the last prompt's (T, context_in), (vec_in) */
@@ -127,9 +129,11 @@ void pipe_context_destroy(struct pipe_context *ctx) {
     free(ctx);
 }
 
-void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects) {
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects,
+                       uint64_t *peak_bytes) {
     *device_bytes = ctx->device ? cmp_device_allocated_bytes(ctx->device) : 0;
     *objects = ctx->device ? cmp_device_live_objects(ctx->device) : 0;
+    if (peak_bytes) *peak_bytes = ctx->device ? cmp_device_peak_bytes(ctx->device) : 0;
 }
 
 const char *pipe_describe(struct pipe_context *ctx) {
@@ -235,14 +239,48 @@ static enum lw_status prompt_encode(struct pipe_context *ctx, const char *prompt
     return LW_OK;
 }
 
+static uint64_t file_bytes(const char *path) {
+    struct stat st;
+    return path && stat(path, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+}
+
+/* The autoencoder with at least `parts` (VAE_BOTH, or one half in low-memory mode). */
+static enum lw_status need_vae(struct pipe_context *ctx, enum vae_parts parts, struct lw_error *err) {
+    if (ctx->vae && (ctx->vae_parts == VAE_BOTH || ctx->vae_parts == parts)) return LW_OK;
+    vae_destroy(ctx->vae);
+    ctx->vae = NULL;
+    ctx->vae_parts = parts;
+    return vae_load(ctx->device, ctx->paths[P_AE], parts, &ctx->vae, err);
+}
+
+/* The CLIP vision tower (only models with a LoRWeB basis have one). */
+static enum lw_status need_clip(struct pipe_context *ctx, struct lw_error *err) {
+    if (ctx->clip || !ctx->has_lorweb) return LW_OK;
+    return clip_load(ctx->device, ctx->paths[P_CLIP], CLIP_VISION, &ctx->clip, err);
+}
+
+/* In low-memory mode, frees what the next stage does not need. */
+static void shed(struct pipe_context *ctx, bool clip, bool vae) {
+    if (!ctx->low_memory) return;
+    if (clip) clip_destroy(ctx->clip), ctx->clip = NULL;
+    if (vae) vae_destroy(ctx->vae), ctx->vae = NULL;
+}
+
 static enum lw_status ensure_loaded(struct pipe_context *ctx, struct lw_error *err) {
     if (ctx->flux) return LW_OK;
     enum lw_status            status;
     struct cmp_device_options dopt = {.select = ctx->opt.device, .cache_dir = ctx->opt.cache_dir};
     if (!ctx->device && (status = cmp_device_create(&dopt, &ctx->device, err))) return status;
     log_msg(ctx, PIPE_LOG_INFO, "device: %s", cmp_device_info(ctx->device)->name);
+    const struct cmp_device_info *info = cmp_device_info(ctx->device);
+    uint64_t models = file_bytes(ctx->paths[P_FLUX]) + file_bytes(ctx->paths[P_AE]) + file_bytes(ctx->paths[P_CLIP]);
+    ctx->low_memory = ctx->opt.low_memory ||
+                      (!info->unified_memory && info->device_local_bytes && models > info->device_local_bytes);
+    if (ctx->low_memory)
+        log_msg(ctx, PIPE_LOG_INFO, "low memory: CLIP and the autoencoder are loaded per stage (models %.1f GiB, "
+                "device %.1f GiB)", models / 1073741824.0, info->device_local_bytes / 1073741824.0);
     if ((status = flux_load(ctx->device, ctx->paths[P_FLUX], &ctx->flux, err)) ||
-        (status = vae_load(ctx->device, ctx->paths[P_AE], VAE_BOTH, &ctx->vae, err)))
+        (!ctx->low_memory && (status = need_vae(ctx, VAE_BOTH, err))))
         goto fail;
     if (exists(ctx->paths[P_LORWEB])) {
         if ((status = lorweb_config_read(ctx->paths[P_CONFIG], &ctx->lorweb, err)))
@@ -253,10 +291,9 @@ static enum lw_status ensure_loaded(struct pipe_context *ctx, struct lw_error *e
                                   ctx->paths[P_CONFIG], ctx->lorweb.query_mode);
             goto fail;
         }
-        if ((status = flux_lorweb_attach(ctx->flux, ctx->paths[P_LORWEB], err)) ||
-            (status = clip_load(ctx->device, ctx->paths[P_CLIP], CLIP_VISION, &ctx->clip, err)))
-            goto fail;
+        if ((status = flux_lorweb_attach(ctx->flux, ctx->paths[P_LORWEB], err))) goto fail;
         ctx->has_lorweb = true;
+        if (!ctx->low_memory && (status = need_clip(ctx, err))) goto fail;
         ctx->modules = flux_lorweb_modules(ctx->flux);
         ctx->basis = flux_lorweb_basis(ctx->flux);
         if (ctx->basis > PIPE_MAX_BASIS) {
@@ -285,7 +322,7 @@ static enum lw_status ensure_loaded(struct pipe_context *ctx, struct lw_error *e
     return LW_OK;
 fail:
     flux_destroy(ctx->flux), vae_destroy(ctx->vae), clip_destroy(ctx->clip);
-    ctx->flux = NULL, ctx->vae = NULL, ctx->clip = NULL;
+    ctx->flux = NULL, ctx->vae = NULL, ctx->clip = NULL, ctx->has_lorweb = false;
     return status;
 }
 
@@ -372,11 +409,12 @@ static enum lw_status grid8_make(const struct pipe_image *a, const struct pipe_i
  * module's mixing weights into ctx->coeffs. */
 static enum lw_status encode_query(struct pipe_context *ctx, const struct grid8 *g, struct lw_error *err) {
     if (!ctx->has_lorweb) return LW_OK;
+    enum lw_status status = need_clip(ctx, err);
+    if (status != LW_OK) return status;
     const struct clip_config *cc = clip_config(ctx->clip);
     int64_t                   p = cc->projection;
     float                    *query = malloc((size_t)(3 * p) * sizeof *query);
     if (!query) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    enum lw_status status = LW_OK;
     for (int k = 0; k < 3 && status == LW_OK; k++) {
         int x0, y0, qw, qh;
         img_quadrant(g->w, g->h, k, &x0, &y0, &qw, &qh);
@@ -442,18 +480,22 @@ static enum lw_status encode_once(struct pipe_context *ctx, const struct pipe_im
     status = grid8_make(a, ap, b, &g, err);
     if (status == LW_OK) status = encode_query(ctx, &g, err);
     grid8_free(&g);
+    shed(ctx, true, false);
     return status;
 }
 
 static enum lw_status embed_once(struct pipe_context *ctx, const struct pipe_image *image, float *embed, int max,
                           int *n, struct lw_error *err) {
     enum lw_status status;
-    if ((status = check_image("image", image, err)) || (status = ensure_loaded(ctx, err))) return status;
+    if ((status = check_image("image", image, err)) || (status = ensure_loaded(ctx, err)) ||
+        (status = need_clip(ctx, err)))
+        return status;
     if (!ctx->clip) return lw_error_set(err, LW_ERR_ARGUMENT, "no CLIP vision tower in this model");
     int p = (int)clip_config(ctx->clip)->projection;
     if (p > max) return lw_error_set(err, LW_ERR_ARGUMENT, "embedding of %d values, room for %d", p, max);
     status = clip_embed(ctx, image, embed, err);
     *n = p;
+    shed(ctx, true, false);
     return status;
 }
 
@@ -527,6 +569,7 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
         log_msg(ctx, PIPE_LOG_WARNING, "the prompt is ignored: this model uses a fixed conditioning");
     if ((status = prompt_encode(ctx, p.prompt ? p.prompt : "", err))) return status;
     if (p.steps == 0) p.steps = ctx->default_steps;
+    if ((status = need_vae(ctx, ctx->low_memory ? VAE_ENCODER_ONLY : VAE_BOTH, err))) return status;
     const struct flux_config *fc = flux_config(ctx->flux);
     int64_t                   f = vae_downsampling(ctx->vae), z = vae_config(ctx->vae)->z_channels;
     if (z * 4 != fc->in_channels)
@@ -569,7 +612,9 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     }
     /* the Kontext context image: the grid resized with Lanczos to gw × gh, CHW in [−1, 1] (grid.h) */
     if ((status = img_kontext_pixels(g8.rgb, g8.w, g8.h, (size_t)g8.w * 3, 3, gw, gh, grid, err))) goto done;
+    shed(ctx, true, false); /* low memory: CLIP's part is done */
     if ((status = vae_encode(ctx->vae, grid, gh, gw, latent, err))) goto done;
+    shed(ctx, false, true); /* … and the encoder's, before sampling */
     latent_pack(latent, z, lh, lw, tokens); /* 2×2 (spec §2.2) */
     struct preview_map map; /* for progress previews; failing to fit just means none */
     bool have_map = ctx->opt.progress && p.preview_every > 0 && preview_fit(latent, z, lh, lw, grid, f, &map, NULL) == LW_OK;
@@ -598,7 +643,10 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     if (status) goto done;
     latent_unpack(result, z, lh, lw, latent);
     if (!progress(ctx, PIPE_STAGE_DECODE, 0.9)) goto cancelled;
-    if ((status = vae_decode(ctx->vae, latent, lh, lw, image, err))) goto done;
+    if ((status = need_vae(ctx, ctx->low_memory ? VAE_DECODER_ONLY : VAE_BOTH, err)) ||
+        (status = vae_decode(ctx->vae, latent, lh, lw, image, err)))
+        goto done;
+    shed(ctx, false, true);
     for (int y = 0; y < qh; y++) /* the bottom-right quadrant, exactly, as RGBA */
         for (int x = 0; x < qw; x++) {
             for (int c = 0; c < 3; c++) {
@@ -638,6 +686,7 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
 cancelled:
     status = lw_error_set(err, LW_ERR_CANCELLED, "cancelled");
 done:
+    shed(ctx, true, true); /* also after a failure or cancel */
     grid8_free(&g8);
     free(grid), free(latent), free(tokens), free(noise), free(result), free(sigmas), free(image), free(crop), free(full);
     return status;

@@ -64,6 +64,12 @@ struct pipe_options {
     pipe_progress_fn        progress;
     pipe_log_fn             log;
     void                   *user;
+    /* Low memory: CLIP vision and the autoencoder are loaded only for their part of each run and
+     * freed before sampling (the encoder) or after use (CLIP, the decoder), so the peak is the
+     * transformer and the largest of its, the encoders' or the decoder's working sets; each run
+     * reads them again. Also chosen by itself when the device's own memory is smaller than the
+     * model files (not on unified memory). The text encoders are always freed after use. */
+    bool                    low_memory;
 };
 
 /* Creates a context. Models are loaded lazily at the first run and stay resident. */
@@ -132,8 +138,9 @@ enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *ima
                           int *n, struct lw_error *err);
 
 /* Device memory in use and live Vulkan objects of the context's engine (0, 0 before the first run),
- * for leak checks over long use. */
-void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects);
+ * for leak checks over long use; with peak_bytes, the most device memory it has held. */
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects,
+                       uint64_t *peak_bytes);
 
 /* A one-line description of the device and models, for logs and the dialog. */
 const char *pipe_describe(struct pipe_context *ctx);

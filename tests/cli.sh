@@ -19,6 +19,10 @@ fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 [ -s "$T/out.png" ] || fail "run wrote no PNG"
 grep -q "b′ written to" "$T/run.log" || fail "run does not say where b′ is"
 grep -q "mixing weights" "$T/run.log" || fail "run prints no mixing-weight summary"
+"$lorweb" run --a "$S/a.png" --a-prime "$S/a_prime.png" --b "$S/b.png" --out "$T/low.png" --model "$T/model" \
+    --steps 2 --size 64 --seed 3 --low-memory >"$T/low.log" 2>&1 || { cat "$T/low.log"; fail "lorweb run --low-memory"; }
+cmp -s "$T/out.png" "$T/low.png" || fail "--low-memory changed b′"
+grep -q "low memory: CLIP and the autoencoder are loaded per stage" "$T/low.log" || fail "--low-memory not reported"
 
 "$lorweb" coeffs --a "$S/a.png" --a-prime "$S/a_prime.png" --b "$S/b.png" --model "$T/model" >"$T/coeffs.log" 2>&1 ||
     { cat "$T/coeffs.log"; fail "lorweb coeffs"; }

@@ -139,10 +139,12 @@ enum lw_status pipe_embed(struct pipe_context *ctx, const struct pipe_image *ima
     return lw_error_set(err, LW_ERR_UNSUPPORTED, "the fake pipeline has no CLIP tower");
 }
 
-void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects) {
+void pipe_device_usage(const struct pipe_context *ctx, uint64_t *device_bytes, uint64_t *objects,
+                       uint64_t *peak_bytes) {
     (void)ctx;
     if (device_bytes) *device_bytes = 0;
     if (objects) *objects = 0;
+    if (peak_bytes) *peak_bytes = 0;
 }
 
 static const float *nearest(const struct pipe_image *im, int x, int y, int w, int h) {

@@ -74,12 +74,17 @@ static void log_line(void *user, enum pipe_log_level level, const char *text) {
     prompts_encoded += strstr(text, "prompt encoded") != NULL;
 }
 
-static struct pipe_context *context(const char *dir, int *calls) {
-    struct pipe_options  opt = {.paths = {.model_dir = dir}, .progress = progress, .log = log_line, .user = calls};
+static struct pipe_context *context_with(const char *dir, int *calls, bool low_memory) {
+    struct pipe_options  opt = {.paths = {.model_dir = dir}, .progress = progress, .log = log_line, .user = calls,
+                                .low_memory = low_memory};
     struct pipe_context *ctx = NULL;
     struct lw_error      err = {0};
     th_check(pipe_context_create(&opt, &ctx, &err) == LW_OK, "context %s: %s", dir, err.message);
     return ctx;
+}
+
+static struct pipe_context *context(const char *dir, int *calls) {
+    return context_with(dir, calls, false);
 }
 
 static bool run(struct pipe_context *ctx, struct pipe_params *p, struct pipe_image *a, struct pipe_image *ap,
@@ -137,6 +142,26 @@ int main(void) {
     }
     run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
     th_check(memcmp(o1.data, o2.data, n * 4) == 0, "same seed, same b′ (resident engine, second run)");
+    /* Low memory: CLIP and the autoencoder per stage give the same b′ with a lower peak, twice (the
+     * second run loads them again), and an encode for the dialog in between. */
+    struct pipe_context *low = context_with(dir_full, &calls, true);
+    if (low) {
+        uint64_t bytes, objects, peak_low, peak_full;
+        run(low, &p, &a, &ap, &b, &o2, LW_OK);
+        th_check(memcmp(o1.data, o2.data, n * 4) == 0, "low memory: the same b′");
+        struct lw_error e = {0};
+        th_check(pipe_encode(low, &a, &ap, &b, &e) == LW_OK, "low memory: encode (%s)", e.message);
+        th_poison(o2.data, n);
+        run(low, &p, &a, &ap, &b, &o2, LW_OK);
+        th_check(memcmp(o1.data, o2.data, n * 4) == 0, "low memory: the same b′ on the next run");
+        pipe_device_usage(low, &bytes, &objects, &peak_low);
+        pipe_device_usage(ctx, &bytes, &objects, &peak_full);
+        printf("peak device memory: %.2f MiB resident, %.2f MiB low memory\n", peak_full / 1048576.0,
+               peak_low / 1048576.0);
+        th_check(peak_low < peak_full, "low memory lowers the peak (%llu < %llu bytes)",
+                 (unsigned long long)peak_low, (unsigned long long)peak_full);
+        pipe_context_destroy(low);
+    }
     p.seed = 8;
     run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
     th_check(memcmp(o1.data, o2.data, n * 4) != 0, "another seed, another b′");

@@ -56,7 +56,7 @@ int main(void) {
         else failures += st != LW_OK;
         free(a.data), free(ap.data), free(b.data), free(out.data);
         uint64_t bytes, objects;
-        pipe_device_usage(ctx, &bytes, &objects);
+        pipe_device_usage(ctx, &bytes, &objects, NULL);
         size_t heap = mallinfo2().uordblks;
         if (run < WARMUP) {
             base_bytes[k] = bytes, base_objects[k] = objects, base_heap = heap;
