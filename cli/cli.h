@@ -21,3 +21,5 @@ const char *cli_model_dir(const char *given);
 
 /* `lorweb bench`'s FLUX step figure and full-model projection (bench_flux.c); 0 or 1. */
 int bench_flux(struct cmp_device *device, bool quick);
+/* `lorweb bench`'s autoencoder figures: encode/decode per megapixel, projected 1024² (bench_vae.c). */
+int bench_vae(struct cmp_device *device, bool quick);

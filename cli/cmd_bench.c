@@ -99,19 +99,20 @@ static void bench_attention(struct bench *b, int tokens, int heads, int dim, int
 }
 
 int cli_bench(int argc, char **argv) {
-    bool quick = false, flux_only = false;
+    bool quick = false, flux_only = false, vae_only = false;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = true;
         else if (!strcmp(argv[i], "--flux")) flux_only = true; /* only the FLUX step figure */
+        else if (!strcmp(argv[i], "--vae")) vae_only = true;   /* only the autoencoder figures */
         else {
-            fprintf(stderr, "usage: lorweb bench [--quick] [--flux]\n");
+            fprintf(stderr, "usage: lorweb bench [--quick] [--flux] [--vae]\n");
             return 2;
         }
     }
     if (!getenv("OPENBLAS_CORETYPE")) { /* OpenBLAS reads it when it loads: start again with it set */
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-        char *args[] = {"lorweb", "bench", quick ? "--quick" : NULL, NULL, NULL};
-        args[quick ? 3 : 2] = flux_only ? "--flux" : NULL;
+        char *args[8] = {"lorweb", "bench"};
+        for (int i = 0; i < argc && i < 5; i++) args[2 + i] = argv[i];
         execv("/proc/self/exe", args);
         perror("lorweb bench: re-exec");
     }
@@ -125,7 +126,7 @@ int cli_bench(int argc, char **argv) {
     printf("device: %s; OpenBLAS %s on %d threads (OPENBLAS_CORETYPE=%s)\n", cmp_device_info(b.dev)->name,
            openblas_get_config(), openblas_get_num_threads(), getenv("OPENBLAS_CORETYPE"));
     const int shapes[][3] = {{256, 768, 768}, {512, 1024, 1024}, {4096, 3072, 3072}, {4096, 12288, 3072}};
-    int       count = flux_only ? 0 : quick ? 2 : 4, reps = quick ? 2 : 3;
+    int       count = flux_only || vae_only ? 0 : quick ? 2 : 4, reps = quick ? 2 : 3;
     double    rate = 0;
     for (int s = 0; s < count; s++) {
         int    m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
@@ -134,10 +135,11 @@ int cli_bench(int argc, char **argv) {
         bench_matmul(&b, m, n, k, LW_DTYPE_F16, reps, blas);
         bench_matmul(&b, m, n, k, LW_DTYPE_BF16, reps, blas);
     }
-    if (flux_only) {}
+    if (flux_only || vae_only) {}
     else if (quick) bench_attention(&b, 1024, 4, 128, reps, rate);
     else bench_attention(&b, 8704, 24, 128, 1, rate);
-    int status = bench_flux(b.dev, quick);
+    int status = vae_only ? 0 : bench_flux(b.dev, quick);
+    if (!flux_only && status == 0) status = bench_vae(b.dev, quick);
     cmp_cmd_destroy(b.cmd);
     cmp_arena_destroy(b.arena);
     cmp_device_destroy(b.dev);

@@ -395,11 +395,11 @@ static enum lw_status middle(struct vae_run *r, const struct vae_half *half, int
     return resnet(r, &half->mid_2, groups, err);
 }
 
-/* Sizes the activation arena for a run at full resolution h×w (the largest of both halves). */
-static enum lw_status run_begin(struct vae_model *m, struct vae_run *r, int64_t h, int64_t w,
-                                struct lw_error *err) {
-    const struct vae_config *c = &m->cfg;
-    uint64_t                 biggest = (uint64_t)(c->in_channels * h * w);
+/* Activation sizes of a run at full resolution h×w: the largest (C, H, W) of both halves and the
+ * middle's (H/f · W/f, C), in floats. */
+static void run_sizes(const struct vae_config *c, int64_t h, int64_t w, uint64_t *biggest_out,
+                      uint64_t *mid_out) {
+    uint64_t biggest = (uint64_t)(c->in_channels * h * w);
     for (int64_t l = 0; l < c->levels; l++) {
         /* level l sees its own width, the encoder's input from level l − 1 and, in the decoder,
          * level l + 1's width arriving through the upsample */
@@ -411,9 +411,23 @@ static enum lw_status run_begin(struct vae_model *m, struct vae_run *r, int64_t 
         if (n > biggest) biggest = n;
     }
     int64_t  f = (int64_t)1 << (c->levels - 1), cm = width(c, c->levels - 1);
-    uint64_t mid = (uint64_t)(cm * (h / f) * (w / f));
     uint64_t z2 = (uint64_t)(2 * c->z_channels * (h / f) * (w / f));
-    if (z2 > biggest) biggest = z2;
+    *biggest_out = z2 > biggest ? z2 : biggest;
+    *mid_out = (uint64_t)(cm * (h / f) * (w / f));
+}
+
+/* Sizes the activation arena for a run at full resolution h×w (the largest of both halves). Every
+ * activation must fit one kernel binding: a larger image is LW_ERR_TOO_LARGE with the numbers. */
+static enum lw_status run_begin(struct vae_model *m, struct vae_run *r, int64_t h, int64_t w,
+                                struct lw_error *err) {
+    uint64_t biggest, mid, range = cmp_device_info(m->device)->max_storage_buffer_range;
+    run_sizes(&m->cfg, h, w, &biggest, &mid);
+    if (biggest * 4 > range)
+        return lw_error_set(err, LW_ERR_TOO_LARGE,
+                            "autoencoder: a %lld×%lld image needs %llu-byte activations, over the "
+                            "device's %llu-byte storage range",
+                            (long long)w, (long long)h, (unsigned long long)(biggest * 4),
+                            (unsigned long long)range);
     memset(r, 0, sizeof *r);
     r->ctx = (struct op_ctx){.device = m->device, .cmd = m->res.cmd};
     cmp_cmd_reset(m->res.cmd);

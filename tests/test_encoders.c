@@ -81,6 +81,28 @@ static void test_ae(struct cmp_device *dev) {
     vae_destroy(m);
 }
 
+/* An image whose activations exceed the storage range one kernel can bind (capped at 64 KiB here)
+ * is refused with the bytes it needs and the range, not run on truncated bindings. */
+static void test_ae_too_large(void) {
+    struct cmp_device_options opt = {.storage_range_limit = 64 << 10, .cache_dir = ""};
+    struct cmp_device        *dev = NULL;
+    struct vae_model         *m = NULL;
+    struct lw_error           err = {0};
+    if (!th_check(cmp_device_create(&opt, &dev, &err) == LW_OK, "capped device: %s", err.message)) return;
+    if (th_check(vae_load(dev, fixture(0, "ae_weights.safetensors"), VAE_BOTH, &m, &err) == LW_OK,
+                 "ae load on the capped device: %s", err.message)) {
+        float *image = calloc((size_t)3 * 40 * 56, 4), *latent = calloc((size_t)64 * 10 * 14, 4);
+        enum lw_status s = vae_encode(m, image, 40, 56, latent, &err);
+        th_check(s == LW_ERR_TOO_LARGE && strstr(err.message, "-byte activations, over the device's 65536-byte"),
+                 "encode above the storage range: status %d: %s", s, err.message);
+        s = vae_decode(m, latent, 10, 14, image, &err);
+        th_check(s == LW_ERR_TOO_LARGE, "decode above the storage range: status %d: %s", s, err.message);
+        free(image), free(latent);
+    }
+    vae_destroy(m);
+    cmp_device_destroy(dev);
+}
+
 static void test_clip_vision(struct cmp_device *dev) {
     struct clip_model *m = NULL;
     struct lw_error    err = {0};
@@ -177,6 +199,7 @@ int main(void) {
     }
     struct cmp_device *dev = th_device_or_skip();
     test_ae(dev);
+    test_ae_too_large();
     test_clip_vision(dev);
     test_clip_text(dev);
     test_t5(dev);
