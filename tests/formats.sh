@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The FLUX fixture transformer rewritten in the other layouts users have (ComfyUI prefix, diffusers
 # folder with split q/k/v and an index, GGUF) must give the same `lorweb component flux` output as the
-# BFL original, within component-io.md's tolerance (a Q8_0 GGUF within its quantisation error).
+# BFL original, within component-io.md's tolerance (a Q8_0 GGUF within its quantisation error); the
+# T5 fixture as GGUF with llama.cpp's names (F32 and Q8_0) must give the fixture's `t5` output.
 # Skips (77) without the shared fixtures.
 #   formats.sh LORWEB ST_CONVERT ST_COMPARE SOURCE_ROOT
 set -u
@@ -31,6 +32,21 @@ for fmt in comfy:flux.comfy.safetensors diffusers:transformer gguf:flux-bf16.ggu
             echo "FAIL: $kind ($lw):"; cat "$T/err"; failed=$((failed + 1))
         fi
     done
+done
+for kind in gguf-t5 gguf-t5-q8; do
+    out=$T/t5-$kind.gguf
+    if ! "$convert" "$kind" "$F/t5_weights.safetensors" "$out"; then
+        echo "FAIL: converting T5 to $kind"; failed=$((failed + 1)); continue
+    fi
+    if "$lorweb" component t5 --weights "$out" --input "$F/t5_in.safetensors" --output "$T/$kind.st" 2>"$T/err"; then
+        limit=3e-3
+        [ "$kind" = gguf-t5-q8 ] && limit=2e-2
+        echo -n "$kind: "
+        "$cmp" "$T/$kind.st" last_hidden_state "$F/t5_out.safetensors" last_hidden_state $limit ||
+            { echo "FAIL: $kind"; failed=$((failed + 1)); }
+    else
+        echo "FAIL: $kind:"; cat "$T/err"; failed=$((failed + 1))
+    fi
 done
 echo "$failed failed"
 [ $failed -eq 0 ]
