@@ -109,6 +109,12 @@ struct op_attention_args {
 enum lw_status op_attention(struct op_ctx *ctx, const struct op_attention_args *args,
                             struct lw_error *err);
 
+/* A low-rank delta merged into a weight in place: w[o][i] += Σ_r b[o][r]·c[r]·a[r][i] for w (out, in)
+ * (usually a row slice of a Linear's weight) of dtype f32/f16/bf16, rounded to nearest even in 16 bits;
+ * a (R, in) and b (out, R) of one dtype among those; c (1, R) f32. */
+enum lw_status op_lora_merge(struct op_ctx *ctx, struct op_tensor w, struct op_tensor a, struct op_tensor b,
+                             struct op_tensor c, struct lw_error *err);
+
 /* Element-wise: y = act(x) (x and y same shape, y may alias x). */
 enum lw_status op_act(struct op_ctx *ctx, enum op_act act, struct op_tensor x, struct op_tensor y,
                       struct lw_error *err);

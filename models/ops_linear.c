@@ -86,6 +86,46 @@ enum lw_status op_matmul(struct op_ctx *ctx, const struct op_matmul_args *a, str
     return LW_OK;
 }
 
+struct lora_merge_push {
+    uint32_t out_rows, in_cols, rank, w_off, w_stride, a_off, b_off, c_off;
+};
+_Static_assert(sizeof(struct lora_merge_push) == 32, "mirrors shaders/lora_merge.comp");
+
+static int dtype_index(enum lw_dtype t) { /* f32, f16, bf16 → 0, 1, 2; others −1 */
+    return t == LW_DTYPE_F32 ? 0 : t == LW_DTYPE_F16 ? 1 : t == LW_DTYPE_BF16 ? 2 : -1;
+}
+
+enum lw_status op_lora_merge(struct op_ctx *ctx, struct op_tensor w, struct op_tensor a, struct op_tensor b,
+                             struct op_tensor c, struct lw_error *err) {
+    static const enum cmp_kernel_id ids[3][3] = {
+        {CMP_KERNEL_LORA_MERGE_F32_F32, CMP_KERNEL_LORA_MERGE_F32_F16, CMP_KERNEL_LORA_MERGE_F32_BF16},
+        {CMP_KERNEL_LORA_MERGE_F16_F32, CMP_KERNEL_LORA_MERGE_F16_F16, CMP_KERNEL_LORA_MERGE_F16_BF16},
+        {CMP_KERNEL_LORA_MERGE_BF16_F32, CMP_KERNEL_LORA_MERGE_BF16_F16, CMP_KERNEL_LORA_MERGE_BF16_BF16}};
+    enum lw_status status;
+    int64_t        out = w.rows, in = w.cols, rank = a.rows;
+    int            wi = dtype_index(w.dtype), ai = dtype_index(a.dtype);
+    if (wi < 0 || ai < 0 || a.dtype != b.dtype)
+        return lw_error_set(err, LW_ERR_DTYPE, "lora_merge: weight %s, A %s, B %s (f32/f16/bf16, A and B alike)",
+                            lw_dtype_info(w.dtype) ? lw_dtype_info(w.dtype)->name : "?",
+                            lw_dtype_info(a.dtype) ? lw_dtype_info(a.dtype)->name : "?",
+                            lw_dtype_info(b.dtype) ? lw_dtype_info(b.dtype)->name : "?");
+    if ((status = op_check("lora_merge", "w", &w, -1, -1, false, err)) ||
+        (status = op_check("lora_merge", "a", &a, rank, in, false, err)) ||
+        (status = op_check("lora_merge", "b", &b, out, rank, false, err)) ||
+        (status = op_check("lora_merge", "c", &c, 1, rank, true, err)))
+        return status;
+    if (op_stride(&a) != in || op_stride(&b) != rank || out <= 0 || in <= 0 || rank <= 0)
+        return lw_error_set(err, LW_ERR_ARGUMENT, "lora_merge: A and B must be dense, sizes positive");
+    uint32_t          wb = wi == 0 ? 4 : 2, ab = ai == 0 ? 4 : 2;
+    struct op_binding wv = op_bind(&w, wb), av = op_bind(&a, ab), bv = op_bind(&b, ab), cv = op_bind(&c, 4);
+    struct lora_merge_push p = {(uint32_t)out, (uint32_t)in, (uint32_t)rank, wv.offset, (uint32_t)op_stride(&w),
+                                av.offset, bv.offset, cv.offset};
+    uint64_t per_word = wb == 2 ? 2 : 1;
+    uint64_t words = (p.w_off + (uint64_t)(out - 1) * p.w_stride + (uint64_t)in - 1) / per_word - p.w_off / per_word + 1;
+    struct cmp_view views[] = {wv.view, av.view, bv.view, cv.view};
+    return op_dispatch_linear(ctx, ids[wi][ai], views, 4, &p, sizeof p, words, err);
+}
+
 struct attention_push {
     uint32_t mq, mk, heads, head_dim;
     uint32_t q_off, q_stride, k_off, k_stride, v_off, v_stride, o_off, o_stride, bias_off;

@@ -376,6 +376,74 @@ static void test_matmul_split(void) {
     dev = saved_dev, arena = saved_arena, cmd = saved_cmd;
 }
 
+/* Element i of a raw f32/f16/bf16 buffer as a float. */
+static float element(const uint8_t *raw, size_t i, enum lw_dtype dtype) {
+    if (dtype == LW_DTYPE_F32) {
+        float f;
+        memcpy(&f, raw + 4 * i, 4);
+        return f;
+    }
+    uint16_t h;
+    memcpy(&h, raw + 2 * i, 2);
+    return dtype == LW_DTYPE_F16 ? th_f16_to_f32(h) : th_bf16_to_f32(h);
+}
+
+/* op_lora_merge on a row slice of a wider, taller weight at an odd element offset (16-bit words then
+ * straddle the slice's edges): inside, w + Σ_r b·c·a rounded to the dtype (16-bit: within one unit
+ * in the last place of the reference, the order of the sum differs); outside, bit for bit unchanged.
+ * Every dtype pair. */
+static void test_lora_merge(void) {
+    const int           shapes[][3] = {{1, 1, 1}, {3, 5, 4}, {7, 13, 8}, {17, 33, 12}, {4, 64, 128}}; /* out, in, R */
+    const enum lw_dtype dtypes[] = {LW_DTYPE_F32, LW_DTYPE_F16, LW_DTYPE_BF16};
+    struct op_ctx       ctx = {dev, cmd};
+    pad_elems = 3;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int wi = 0; wi < 3; wi++)
+            for (int ai = 0; ai < 3; ai++) {
+                int           out = shapes[s][0], in = shapes[s][1], rank = shapes[s][2];
+                int           rows = out + 3, cols = in + 1, row0 = 1; /* parent (rows, cols) */
+                enum lw_dtype wd = dtypes[wi], ad = dtypes[ai];
+                float *w = randn((size_t)rows * cols, 1), *a = randn((size_t)rank * in, 0.5f);
+                float *b = randn((size_t)out * rank, 0.5f), *c = randn((size_t)rank, 1);
+                for (int i = 0; i < rows * cols; i++) w[i] = round_to(w[i], wd);
+                for (int i = 0; i < rank * in; i++) a[i] = round_to(a[i], ad);
+                for (int i = 0; i < out * rank; i++) b[i] = round_to(b[i], ad);
+                struct op_tensor wt = upload(w, rows, cols, wd), at = upload(a, rank, in, ad);
+                struct op_tensor bt = upload(b, out, rank, ad), ct = upload(c, 1, rank, LW_DTYPE_F32);
+                struct lw_error  err = {0};
+                enum lw_status   st = op_lora_merge(&ctx, op_tensor_slice(wt, row0, out, 0, in), at, bt, ct, &err);
+                size_t           eb = wd == LW_DTYPE_F32 ? 4 : 2;
+                uint8_t         *raw = malloc((size_t)rows * cols * eb);
+                th_check(cmp_cmd_submit(cmd, &err) == LW_OK, "submit: %s", err.message);
+                cmp_cmd_reset(cmd);
+                cmp_view_download(wt.view, raw, (size_t)rows * cols * eb, &err);
+                int bad = 0;
+                for (int r = 0; r < rows; r++)
+                    for (int col = 0; col < cols; col++) {
+                        float got = element(raw, (size_t)r * cols + col, wd), want = w[r * cols + col];
+                        if (r >= row0 && r < row0 + out && col < in) {
+                            double d = 0;
+                            for (int k = 0; k < rank; k++)
+                                d += (double)b[(r - row0) * rank + k] * c[k] * a[k * in + col];
+                            float  exact = (float)(want + d);
+                            double ulp = wd == LW_DTYPE_F32 ? 1e-5 * (1 + fabs(exact))
+                                                            : fabs(exact) * (wd == LW_DTYPE_F16 ? 0x1p-10 : 0x1p-7) + 1e-7;
+                            bad += !(fabs(got - round_to(exact, wd)) <= ulp);
+                        } else {
+                            bad += memcmp(&got, &want, 4) != 0;
+                        }
+                    }
+                th_check(st == LW_OK && bad == 0, "lora_merge out %d in %d rank %d, W %s, A/B %s: %d wrong (%s)", out,
+                         in, rank, lw_dtype_info(wd)->name, lw_dtype_info(ad)->name, bad, err.message);
+                free(raw), free(w), free(a), free(b), free(c);
+            }
+    struct lw_error  err = {0};
+    float            one = 1;
+    struct op_tensor w8 = upload(&one, 1, 1, LW_DTYPE_F32), a8 = upload(&one, 1, 1, LW_DTYPE_F32);
+    struct op_tensor b16 = upload(&one, 1, 1, LW_DTYPE_F16);
+    th_check(op_lora_merge(&ctx, w8, a8, b16, w8, &err) == LW_ERR_DTYPE, "lora_merge: A and B of different dtypes refused");
+}
+
 int main(void) {
     uint64_t seed = 20261122;
     printf("seed %llu\n", (unsigned long long)seed);
@@ -394,6 +462,8 @@ int main(void) {
     test_image_ops();
     test_elementwise();
     test_matmul_split();
+    cmp_arena_reset(arena);
+    test_lora_merge();
     cmp_cmd_destroy(cmd);
     cmp_arena_destroy(arena);
     cmp_device_destroy(dev);
