@@ -36,6 +36,7 @@ static int usage(void) {
                     "                  [--keep-detail X] [--size PIXELS] [--prompt TEXT]\n"
                     "                  [--blend-a A2.png --blend-a-prime A2P.png --blend RATIO]\n"
                     "                  [--low-memory]   (CLIP and the autoencoder loaded per stage)\n"
+                    "                  [--merge-weights] (the basis merged into the weights for the run)\n"
                     "  --model defaults to LORWEB_MODEL_DIR or the embedded default model\n");
     return 2;
 }
@@ -48,8 +49,9 @@ int cli_run(int argc, char **argv) {
     pipe_params_defaults(&p);
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--low-memory")) {
-            low_memory = true;
+        if (!strcmp(o, "--low-memory") || !strcmp(o, "--merge-weights")) { /* flags without a value */
+            if (o[2] == 'l') low_memory = true;
+            else p.merge_weights = true;
             continue;
         }
         if (!v) return usage();

@@ -73,6 +73,14 @@ const char *flux_lorweb_module_name(const struct flux_model *model, int module);
 /* Sets module i's mixing weights c (N values); the side path adds strength · Σ c_n (x·A_n)·B_n. */
 enum lw_status flux_lorweb_set(struct flux_model *model, int module, const float *coeffs,
                                float strength, struct lw_error *err);
+/* Merging, for unquantised weights and many steps: every module whose Linear stays on the device while
+ * sampling (the resident blocks' Linears; not the modulations, computed up front, nor streamed
+ * blocks) is added into its weight with the current mixing weights and strength, and the forward
+ * recorded afterwards skips its side path. The rows it overwrites are saved in host memory first;
+ * flux_lorweb_unmerge writes them back bit for bit (a no-op when nothing is merged). 16-bit weights
+ * round the merged sum to their dtype. *merged (optional) counts the modules merged. */
+enum lw_status flux_lorweb_merge(struct flux_model *model, int *merged, struct lw_error *err);
+enum lw_status flux_lorweb_unmerge(struct flux_model *model, struct lw_error *err);
 /* Query-side parameters of module i: P (K, Q) and keys (N, K) as f32 (borrowed, valid until destroy). */
 void flux_lorweb_query_params(const struct flux_model *model, int module, const float **projection,
                               const float **keys, int64_t *k_dim, int64_t *q_dim);

@@ -37,6 +37,10 @@ struct flux_lora {
     float           *projection;    /* P (K, Q) on the host */
     float           *keys;          /* (N, K) on the host */
     int64_t          k_dim, q_dim;
+    /* flux_lorweb_merge: added into its Linear's weight; the bytes it overwrote, from saved_at */
+    bool             merged;
+    void            *saved;
+    struct cmp_view  saved_at;
 };
 
 struct flux_double {

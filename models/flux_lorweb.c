@@ -162,7 +162,8 @@ static enum lw_status lora_load(struct flux_model *m, const struct wt_file *f, c
 }
 
 void flux_lora_detach(struct flux_model *m) {
-    for (int i = 0; i < m->lora_count; i++) free(m->loras[i].projection), free(m->loras[i].keys);
+    for (int i = 0; i < m->lora_count; i++)
+        free(m->loras[i].projection), free(m->loras[i].keys), free(m->loras[i].saved);
     free(m->loras);
     m->loras = NULL;
     m->lora_count = 0;
@@ -182,6 +183,8 @@ void flux_lora_detach(struct flux_model *m) {
 }
 
 enum lw_status flux_lorweb_attach(struct flux_model *m, const char *path, struct lw_error *err) {
+    enum lw_status restored = flux_lorweb_unmerge(m, err); /* the old basis leaves the weights as loaded */
+    if (restored != LW_OK) return restored;
     flux_lora_detach(m);
     struct wt_file *f = NULL;
     enum lw_status  status = wt_open(path, &f, err);
@@ -253,4 +256,78 @@ enum lw_status flux_lorweb_set(struct flux_model *m, int i, const float *coeffs,
     for (int64_t k = 0; k < l->basis; k++)
         for (int64_t j = 0; j < l->rank; j++) c[k * l->rank + j] = strength * coeffs[k];
     return cmp_view_upload(l->c.view, c, (uint64_t)l->rank_total * 4, err);
+}
+
+/* The Linears of block g that the sampling forward reads (modulations excluded); returns the count. */
+static int forward_linears(struct flux_model *m, int g, struct flux_linear **out) {
+    if (g < m->cfg.depth) {
+        struct flux_double *b = &m->doubles[g];
+        struct flux_linear *ls[] = {&b->img_qkv,  &b->txt_qkv,  &b->img_proj, &b->txt_proj,
+                                    &b->img_mlp0, &b->img_mlp2, &b->txt_mlp0, &b->txt_mlp2};
+        memcpy(out, ls, sizeof ls);
+        return 8;
+    }
+    struct flux_single *b = &m->singles[g - m->cfg.depth];
+    out[0] = &b->lin1_qkv, out[1] = &b->lin1_mlp, out[2] = &b->lin2;
+    return 3;
+}
+
+/* The 4-byte-aligned bytes of rows [row0, row0 + rows) of a dense weight: what a merge may write. */
+static struct cmp_view rows_view(const struct flux_linear *l, int64_t row0, int64_t rows) {
+    uint64_t eb = lw_dtype_bytes(l->w.dtype, 1), view = l->w.view.bytes;
+    uint64_t begin = (uint64_t)(row0 * l->in) * eb & ~(uint64_t)3;
+    uint64_t end = ((uint64_t)((row0 + rows) * l->in) * eb + 3) & ~(uint64_t)3;
+    return cmp_view_slice(l->w.view, begin, (end < view ? end : view) - begin);
+}
+
+enum lw_status flux_lorweb_merge(struct flux_model *m, int *merged, struct lw_error *err) {
+    enum lw_status status = LW_OK;
+    struct cmp_cmd *cmd = NULL;
+    int             count = 0;
+    if (merged) *merged = 0;
+    if ((status = cmp_cmd_create(m->device, &cmd, err))) return status;
+    struct op_ctx ctx = {.device = m->device, .cmd = cmd};
+    for (int g = 0; g < m->resident_blocks && status == LW_OK; g++) {
+        struct flux_linear *ls[8];
+        int                 n = forward_linears(m, g, ls);
+        for (int k = 0; k < n && status == LW_OK; k++)
+            for (int i = 0; i < ls[k]->lora_count && status == LW_OK; i++) {
+                struct flux_lora *p = &m->loras[ls[k]->lora[i]];
+                enum lw_dtype     t = ls[k]->w.dtype;
+                if (p->merged || (t != LW_DTYPE_F32 && t != LW_DTYPE_F16 && t != LW_DTYPE_BF16)) continue;
+                p->saved_at = rows_view(ls[k], p->row0, p->out);
+                p->saved = malloc(p->saved_at.bytes);
+                if (!p->saved) {
+                    status = lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory saving %s", ls[k]->name);
+                    break;
+                }
+                status = cmp_view_download(p->saved_at, p->saved, p->saved_at.bytes, err);
+                if (status == LW_OK)
+                    status = op_lora_merge(&ctx, op_tensor_slice(ls[k]->w, p->row0, p->out, 0, ls[k]->in), p->a, p->b,
+                                           p->c, err);
+                p->merged = status == LW_OK; /* unmerge restores what was saved, also after a failure */
+                count += p->merged;
+            }
+    }
+    if (status == LW_OK) status = cmp_cmd_submit(cmd, err);
+    cmp_cmd_destroy(cmd);
+    if (status != LW_OK) {
+        struct lw_error ignored = {0};
+        flux_lorweb_unmerge(m, &ignored);
+        return status;
+    }
+    if (merged) *merged = count;
+    return LW_OK;
+}
+
+enum lw_status flux_lorweb_unmerge(struct flux_model *m, struct lw_error *err) {
+    enum lw_status status = LW_OK;
+    for (int i = 0; i < m->lora_count; i++) {
+        struct flux_lora *p = &m->loras[i];
+        if (p->merged && status == LW_OK) status = cmp_view_upload(p->saved_at, p->saved, p->saved_at.bytes, err);
+        if (status == LW_OK) p->merged = false;
+        free(p->saved);
+        p->saved = NULL;
+    }
+    return status;
 }

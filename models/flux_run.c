@@ -122,7 +122,9 @@ static enum lw_status linear(struct flux_model *m, struct flux_run *r, const str
                              enum op_matmul_mode mode, struct op_tensor gate, struct lw_error *err) {
     enum lw_status        status;
     struct op_matmul_args mm = {.x = x, .w = l->w, .bias = l->b, .y = y, .act = act, .mode = mode, .gate = gate};
-    if (l->lora_count == 0) return op_matmul(&r->ctx, &mm, err);
+    int                   side_paths = 0; /* modules not merged into the weight (flux_lorweb_merge) */
+    for (int i = 0; i < l->lora_count; i++) side_paths += !m->loras[l->lora[i]].merged;
+    if (side_paths == 0) return op_matmul(&r->ctx, &mm, err);
     /* With a basis the activation and residual must come after the deltas. */
     struct op_tensor dst = y;
     if (mode == OP_ACCUMULATE) dst = op_tensor_slice(r->tmp, 0, x.rows, 0, l->out);
@@ -130,6 +132,7 @@ static enum lw_status linear(struct flux_model *m, struct flux_run *r, const str
     TRY(op_matmul(&r->ctx, &mm, err));
     for (int i = 0; i < l->lora_count; i++) {
         const struct flux_lora *p = &m->loras[l->lora[i]];
+        if (p->merged) continue;
         struct op_tensor        t = op_tensor_slice(r->lora_t, 0, x.rows, 0, p->rank_total);
         mm = (struct op_matmul_args){.x = x, .w = p->a, .y = t};
         TRY(op_matmul(&r->ctx, &mm, err));

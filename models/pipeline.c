@@ -638,7 +638,17 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     st.rgba = have_map && p.preview_every > 0 ? malloc((size_t)(lh / 2) * (lw / 2) * 4 * sizeof *st.rgba) : NULL;
     st.preview = st.rgba && have_map;
     if (have_map) st.map = map;
-    status = flux_sample(ctx->flux, &in, noise, sigmas, p.steps, on_step, &st, result, err);
+    int merged = 0;
+    if (p.merge_weights && ctx->has_lorweb && p.strength > 0) {
+        status = flux_lorweb_merge(ctx->flux, &merged, err);
+        log_msg(ctx, PIPE_LOG_INFO, "basis merged into %d of %d modules' weights for this run", merged, ctx->modules);
+    }
+    if (status == LW_OK) status = flux_sample(ctx->flux, &in, noise, sigmas, p.steps, on_step, &st, result, err);
+    if (merged) { /* the weights as loaded again, whatever happened */
+        struct lw_error restore_err = {0};
+        enum lw_status  restored = flux_lorweb_unmerge(ctx->flux, &restore_err);
+        if (status == LW_OK && restored != LW_OK) status = restored, *err = restore_err;
+    }
     free(st.rgba);
     if (status) goto done;
     latent_unpack(result, z, lh, lw, latent);

@@ -100,6 +100,10 @@ struct pipe_params {
     float       keep_detail; /* 0 = pure b′ … 1 = b's high frequencies kept; default 0 */
     int         size;        /* grid long side in pixels; 0 = the nearest Kontext resolution */
     enum pipe_noise noise;
+    /* Merge the basis into the transformer's resident weights for this run (flux_lorweb_merge) instead
+     * of the side path at every step: faster per step, the same up to rounding the merged weights to
+     * their dtype (16-bit weights), and the weights are restored exactly after the run. */
+    bool        merge_weights;
     /* Per-basis-element adjustment of the mixing weights, applied to every layer:
      * c'[n] = override[n] if override_set[n], else c[n] + bias[n]; under softmax the overrides
      * keep their value and the other elements are renormalised so that the total stays that of

@@ -142,6 +142,19 @@ int main(void) {
     }
     run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
     th_check(memcmp(o1.data, o2.data, n * 4) == 0, "same seed, same b′ (resident engine, second run)");
+    /* Merged weights: the basis added into the resident Linears for the run gives b′ up to the
+     * rounding of the merged bf16 weights (so not bit for bit: proof that it merged), and the next
+     * unmerged run is bit for bit the first (the weights were restored exactly). */
+    p.merge_weights = true;
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    p.merge_weights = false;
+    double merged_diff = th_rel_l2(o2.data, o1.data, n);
+    printf("merged weights: b′ rel L2 %.3e from the side path\n", merged_diff);
+    th_check(merged_diff > 0 && merged_diff < 1e-2, "merged weights: b′ close to the side path's (rel L2 %.3e)",
+             merged_diff);
+    th_poison(o2.data, n);
+    run(ctx, &p, &a, &ap, &b, &o2, LW_OK);
+    th_check(memcmp(o1.data, o2.data, n * 4) == 0, "after a merged run the weights are restored bit for bit");
     /* Low memory: CLIP and the autoencoder per stage give the same b′ with a lower peak, twice (the
      * second run loads them again), and an encode for the dialog in between. */
     struct pipe_context *low = context_with(dir_full, &calls, true);
