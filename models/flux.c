@@ -205,8 +205,7 @@ static struct flux_linear linear_rows(const struct flux_linear *l, int64_t row0,
     return s;
 }
 
-/* The matrices of block g that are streamed when the block is (norm scales and biases never are). */
-static int block_matrices(struct flux_model *m, int g, struct flux_linear **out) {
+int flux_block_linears(struct flux_model *m, int g, bool parts, struct flux_linear **out) {
     if (g < m->cfg.depth) {
         struct flux_double *b = &m->doubles[g];
         struct flux_linear *ls[] = {&b->img_qkv, &b->txt_qkv,  &b->img_proj, &b->txt_proj,
@@ -215,8 +214,12 @@ static int block_matrices(struct flux_model *m, int g, struct flux_linear **out)
         return 8;
     }
     struct flux_single *b = &m->singles[g - m->cfg.depth];
-    out[0] = &b->lin1, out[1] = &b->lin2;
-    return 2;
+    if (!parts) {
+        out[0] = &b->lin1, out[1] = &b->lin2;
+        return 2;
+    }
+    out[0] = &b->lin1_qkv, out[1] = &b->lin1_mlp, out[2] = &b->lin2;
+    return 3;
 }
 
 int flux_conditioning_linears(struct flux_model *m, struct flux_linear **out, int max) {
@@ -396,7 +399,7 @@ static void linear_stream(struct flux_model *m, struct ld_loader *ld, int g, str
 
 static void block_load(struct flux_model *m, struct ld_loader *ld, int g) {
     struct flux_linear *ls[8];
-    int                 count = block_matrices(m, g, ls);
+    int                 count = flux_block_linears(m, g, false, ls);
     uint64_t            offset = 0;
     for (int i = 0; i < count; i++) {
         if (g < m->resident_blocks) flux_linear_stage(m, ld, m->matrices, ls[i]);
@@ -456,7 +459,7 @@ enum lw_status flux_load_with(struct cmp_device *device, const char *path,
     for (int i = 0; i < 3; i++)
         fixed += align256(linear_check(m, &ld, globals[i], &dtype)), vectors += align256((uint64_t)globals[i]->out * 4);
     for (int g = 0; g < m->blocks; g++) {
-        int n = block_matrices(m, g, ls);
+        int n = flux_block_linears(m, g, false, ls);
         for (int i = 0; i < n; i++) {
             block_bytes[g] += align256(linear_check(m, &ld, ls[i], &dtype));
             vectors += align256((uint64_t)ls[i]->out * 4);

@@ -94,6 +94,10 @@ struct ld_loader flux_loader(struct flux_model *m, struct cmp_arena *arena, stru
  * assembling fused BFL Linears from their diffusers parts. Errors are kept in ld (sticky). */
 void flux_linear_stage(struct flux_model *m, struct ld_loader *ld, struct cmp_arena *matrices,
                        struct flux_linear *l);
+/* The Linears of block g that the sampling forward reads (modulations excluded), at most 8; a single
+ * block's lin1 whole or, with `parts`, as its q/k/v and MLP row ranges (which carry the LoRWeB
+ * modules). The matrices streamed with a streamed block. Returns the count. */
+int flux_block_linears(struct flux_model *m, int g, bool parts, struct flux_linear **out);
 /* Every conditioning-only Linear, in the order the conditioning pass uses them; returns the count. */
 int flux_conditioning_linears(struct flux_model *m, struct flux_linear **out, int max);
 

@@ -258,20 +258,6 @@ enum lw_status flux_lorweb_set(struct flux_model *m, int i, const float *coeffs,
     return cmp_view_upload(l->c.view, c, (uint64_t)l->rank_total * 4, err);
 }
 
-/* The Linears of block g that the sampling forward reads (modulations excluded); returns the count. */
-static int forward_linears(struct flux_model *m, int g, struct flux_linear **out) {
-    if (g < m->cfg.depth) {
-        struct flux_double *b = &m->doubles[g];
-        struct flux_linear *ls[] = {&b->img_qkv,  &b->txt_qkv,  &b->img_proj, &b->txt_proj,
-                                    &b->img_mlp0, &b->img_mlp2, &b->txt_mlp0, &b->txt_mlp2};
-        memcpy(out, ls, sizeof ls);
-        return 8;
-    }
-    struct flux_single *b = &m->singles[g - m->cfg.depth];
-    out[0] = &b->lin1_qkv, out[1] = &b->lin1_mlp, out[2] = &b->lin2;
-    return 3;
-}
-
 /* The 4-byte-aligned bytes of rows [row0, row0 + rows) of a dense weight: what a merge may write. */
 static struct cmp_view rows_view(const struct flux_linear *l, int64_t row0, int64_t rows) {
     uint64_t eb = lw_dtype_bytes(l->w.dtype, 1), view = l->w.view.bytes;
@@ -289,7 +275,7 @@ enum lw_status flux_lorweb_merge(struct flux_model *m, int *merged, struct lw_er
     struct op_ctx ctx = {.device = m->device, .cmd = cmd};
     for (int g = 0; g < m->resident_blocks && status == LW_OK; g++) {
         struct flux_linear *ls[8];
-        int                 n = forward_linears(m, g, ls);
+        int                 n = flux_block_linears(m, g, true, ls);
         for (int k = 0; k < n && status == LW_OK; k++)
             for (int i = 0; i < ls[k]->lora_count && status == LW_OK; i++) {
                 struct flux_lora *p = &m->loras[ls[k]->lora[i]];
