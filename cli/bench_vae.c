@@ -1,12 +1,13 @@
 /* `lorweb bench`'s autoencoder figures: encode and decode time per megapixel of an autoencoder at
  * the real FLUX widths (ch 128, ch_mult 1 2 4 4, 2 res blocks, 16 latent channels, F32 random
- * weights written by the bench to a temporary file) on a 256×256 image (16×16 with --quick), and
- * the projected time at 1024×1024 (the real model's compute: same widths, depth and shapes).
+ * weights written by the bench to a temporary file) at two image sizes, 32² and 64² (16² and 32²
+ * with --quick): the slope between them is the time per megapixel without the per-call cost, and
+ * with it the projected time at 1024×1024 (the real model's compute: same widths, depth, shapes).
  *
  * Projection: the convolutions scale with the pixel count; the middle attention grows with its
  * square, so the linear figure is printed with the attention's share of the FLOPs at 1024².
  * Each run is timed after one warm-up run (pipeline creation and first-touch faults), except with
- * --quick (one run: on lavapipe here a 64×64 decode alone takes minutes). */
+ * --quick (one run). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,27 +167,40 @@ static double time_run(struct vae_model *m, bool encode, int64_t h, int64_t w, f
     return t;
 }
 
+/* Encode and decode seconds at side×side (the last of `runs`), or false. */
+static bool time_side(struct vae_model *m, int64_t side, int runs, double *te, double *td) {
+    int64_t z = vae_config(m)->z_channels, f = vae_downsampling(m);
+    float  *img = calloc((size_t)(3 * side * side), 4), *lat = calloc((size_t)(z * (side / f) * (side / f)), 4);
+    bool    ok = img && lat;
+    for (int64_t i = 0; ok && i < 3 * side * side; i++) img[i] = (float)sin(0.01 * (double)i);
+    if (ok) *te = time_run(m, true, side, side, img, lat, runs);
+    if (ok) *td = *te < 0 ? -1 : time_run(m, false, side, side, img, lat, runs);
+    free(img), free(lat);
+    return ok && *te >= 0 && *td >= 0;
+}
+
 int bench_vae(struct cmp_device *dev, bool quick) {
     const int64_t     mult[] = {1, 2, 4, 4};
-    int64_t           side = quick ? 16 : 256, z = 16;
+    const int64_t     side[2] = {quick ? 16 : 32, quick ? 32 : 64};
+    int               runs = quick ? 1 : 2;
+    double            te[2], td[2];
     struct vae_model *m = ae_make(dev, 128, mult, 4, 2);
     if (!m) return 1;
-    float *img = calloc((size_t)(3 * side * side), 4), *lat = calloc((size_t)(z * side * side / 64), 4);
-    for (int64_t i = 0; i < 3 * side * side; i++) img[i] = (float)sin(0.01 * (double)i);
-    int    runs = quick ? 1 : 2;
-    double te = time_run(m, true, side, side, img, lat, runs);
-    double td = te < 0 ? -1 : time_run(m, false, side, side, img, lat, runs);
+    bool ok = time_side(m, side[0], runs, &te[0], &td[0]) && time_side(m, side[1], runs, &te[1], &td[1]);
     vae_destroy(m);
-    free(img), free(lat);
-    if (td < 0) return 1;
-    double mp = (double)(side * side) / 1048576.0;
-    /* attention FLOPs at 1024² (latent 128², 512 wide): 4·P²·C per half, against the convs' total
-     * taken as the measured decode rate times its time */
+    if (!ok) return 1;
+    /* time = fixed + per_mp · megapixels: two sizes separate the per-call cost from the per-pixel one */
+    double mp[2] = {(double)(side[0] * side[0]) / 1048576.0, (double)(side[1] * side[1]) / 1048576.0};
+    double enc_mp = (te[1] - te[0]) / (mp[1] - mp[0]), dec_mp = (td[1] - td[0]) / (mp[1] - mp[0]);
+    double enc_fixed = te[0] - enc_mp * mp[0], dec_fixed = td[0] - dec_mp * mp[0];
+    /* attention FLOPs at 1024² (latent 128², 512 wide): 4·P²·C per half */
     double p = 128.0 * 128.0, attn = 4 * p * p * 512;
-    printf("autoencoder ch 128, ch_mult 1 2 4 4, F32 random weights, %lld×%lld:\n"
-           "  encode %.3f s (%.2f s per megapixel), decode %.3f s (%.2f s per megapixel)\n"
-           "  projected at 1024×1024 (linear in pixels): encode %.1f s, decode %.1f s; the middle "
-           "attention (quadratic) adds %.2f TFLOP per half there, not in the projection\n",
-           (long long)side, (long long)side, te, te / mp, td, td / mp, te / mp, td / mp, attn / 1e12);
+    printf("autoencoder ch 128, ch_mult 1 2 4 4 (the real widths), F32 random weights:\n"
+           "  %lld×%lld: encode %.3f s, decode %.3f s; %lld×%lld: encode %.3f s, decode %.3f s\n"
+           "  per megapixel (slope between the two): encode %.1f s, decode %.1f s; per call: %.2f s, %.2f s\n"
+           "  projected at 1024×1024 (linear in pixels): encode %.0f s, decode %.0f s; the middle attention "
+           "(quadratic) adds %.2f TFLOP per half there, not in the projection\n",
+           (long long)side[0], (long long)side[0], te[0], td[0], (long long)side[1], (long long)side[1], te[1], td[1],
+           enc_mp, dec_mp, enc_fixed, dec_fixed, enc_fixed + enc_mp, dec_fixed + dec_mp, attn / 1e12);
     return 0;
 }
