@@ -78,7 +78,9 @@ enum lw_status flux_lorweb_set(struct flux_model *model, int module, const float
  * blocks) is added into its weight with the current mixing weights and strength, and the forward
  * recorded afterwards skips its side path. The rows it overwrites are saved in host memory first;
  * flux_lorweb_unmerge writes them back bit for bit (a no-op when nothing is merged). 16-bit weights
- * round the merged sum to their dtype. *merged (optional) counts the modules merged. */
+ * round the merged sum to their dtype. *merged (optional) counts the modules merged. When unmerge
+ * fails, the modules not yet restored stay merged (and saved): the model is not fit for another run
+ * with other mixing weights until a later unmerge succeeds (or it is loaded again). */
 enum lw_status flux_lorweb_merge(struct flux_model *model, int *merged, struct lw_error *err);
 enum lw_status flux_lorweb_unmerge(struct flux_model *model, struct lw_error *err);
 /* Query-side parameters of module i: P (K, Q) and keys (N, K) as f32 (borrowed, valid until destroy). */

@@ -308,10 +308,11 @@ enum lw_status flux_lorweb_merge(struct flux_model *m, int *merged, struct lw_er
 
 enum lw_status flux_lorweb_unmerge(struct flux_model *m, struct lw_error *err) {
     enum lw_status status = LW_OK;
-    for (int i = 0; i < m->lora_count; i++) {
+    for (int i = 0; i < m->lora_count && status == LW_OK; i++) {
         struct flux_lora *p = &m->loras[i];
-        if (p->merged && status == LW_OK) status = cmp_view_upload(p->saved_at, p->saved, p->saved_at.bytes, err);
-        if (status == LW_OK) p->merged = false;
+        if (p->merged) status = cmp_view_upload(p->saved_at, p->saved, p->saved_at.bytes, err);
+        if (status != LW_OK) break; /* still merged, still saved: a later call may finish */
+        p->merged = false;
         free(p->saved);
         p->saved = NULL;
     }

@@ -259,6 +259,15 @@ static enum lw_status need_clip(struct pipe_context *ctx, struct lw_error *err) 
     return clip_load(ctx->device, ctx->paths[P_CLIP], CLIP_VISION, &ctx->clip, err);
 }
 
+/* Every model off the device (host-side state, the prompt embeddings, is kept): the next request
+ * loads them again. */
+static void release_models(struct pipe_context *ctx) {
+    flux_destroy(ctx->flux), vae_destroy(ctx->vae), clip_destroy(ctx->clip);
+    ctx->flux = NULL, ctx->vae = NULL, ctx->clip = NULL;
+    free(ctx->coeffs);
+    ctx->coeffs = NULL, ctx->has_lorweb = false, ctx->encoded = false;
+}
+
 /* In low-memory mode, frees what the next stage does not need. */
 static void shed(struct pipe_context *ctx, bool clip, bool vae) {
     if (!ctx->low_memory) return;
@@ -321,8 +330,7 @@ static enum lw_status ensure_loaded(struct pipe_context *ctx, struct lw_error *e
              ctx->has_lorweb ? "LoRWeB basis loaded" : "no LoRWeB basis (plain Kontext)");
     return LW_OK;
 fail:
-    flux_destroy(ctx->flux), vae_destroy(ctx->vae), clip_destroy(ctx->clip);
-    ctx->flux = NULL, ctx->vae = NULL, ctx->clip = NULL, ctx->has_lorweb = false;
+    release_models(ctx);
     return status;
 }
 
@@ -647,7 +655,12 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     if (merged) { /* the weights as loaded again, whatever happened */
         struct lw_error restore_err = {0};
         enum lw_status  restored = flux_lorweb_unmerge(ctx->flux, &restore_err);
-        if (status == LW_OK && restored != LW_OK) status = restored, *err = restore_err;
+        if (restored != LW_OK) { /* not as loaded: drop the models, the next request loads them */
+            log_msg(ctx, PIPE_LOG_WARNING, "restoring the merged weights failed (%s): the models are reloaded",
+                    restore_err.message);
+            release_models(ctx);
+            if (status == LW_OK) status = restored, *err = restore_err;
+        }
     }
     free(st.rgba);
     if (status) goto done;
@@ -708,10 +721,7 @@ done:
 static enum lw_status recover_if_lost(struct pipe_context *ctx, enum lw_status status) {
     if (status != LW_ERR_DEVICE_LOST && !cmp_device_lost(ctx->device)) return status;
     log_msg(ctx, PIPE_LOG_WARNING, "the device was lost; it is created again on the next request");
-    flux_destroy(ctx->flux), vae_destroy(ctx->vae), clip_destroy(ctx->clip);
-    ctx->flux = NULL, ctx->vae = NULL, ctx->clip = NULL;
-    free(ctx->coeffs);
-    ctx->coeffs = NULL, ctx->has_lorweb = false, ctx->encoded = false;
+    release_models(ctx);
     cmp_device_destroy(ctx->device);
     ctx->device = NULL;
     return LW_ERR_DEVICE_LOST;

@@ -258,6 +258,31 @@ int main(void) {
     if (lost && run(lost, &p, &a, &ap, &b, &o2, LW_OK))
         th_check(memcmp(o1.data, o2.data, n * 4) == 0, "after a lost device, a new one gives the same b′");
     pipe_context_destroy(lost);
+    /* The same with merged weights, the loss at each submission of such a run in turn (loading, the
+     * encoders, merging, the steps, restoring, decoding): each run ends lost, and the next run on
+     * that context (a new device, the weights loaded again) gives the first b′. Past the run's last
+     * submission the run is ok and the armed device is left alone. */
+    int lost_runs = 0, at = 1;
+    for (bool more = true; more; at++) {
+        struct pipe_context *ml = context(dir_full, &calls);
+        char                 n_at[16];
+        snprintf(n_at, sizeof n_at, "%d", at);
+        setenv("LORWEB_FAULT_LOSE_DEVICE_AT", n_at, 1);
+        p.merge_weights = true;
+        struct lw_error e = {0};
+        enum lw_status  st = ml ? pipe_run(ml, &p, &a, &ap, &b, &o2, &e) : LW_ERR_ARGUMENT;
+        unsetenv("LORWEB_FAULT_LOSE_DEVICE_AT");
+        p.merge_weights = false;
+        more = st == LW_ERR_DEVICE_LOST && at < 200;
+        lost_runs += more;
+        th_check(st == LW_ERR_DEVICE_LOST || st == LW_OK, "merged run lost at submission %d: %s", at, e.message);
+        if (more && ml && run(ml, &p, &a, &ap, &b, &o2, LW_OK))
+            th_check(memcmp(o1.data, o2.data, n * 4) == 0, "after a merged run lost at submission %d, the same b′", at);
+        pipe_context_destroy(ml);
+    }
+    printf("merged run with the device lost at each of its %d submissions: each reported, the next run the same\n",
+           lost_runs);
+    th_check(lost_runs >= 5, "a merged run makes several submissions (%d)", lost_runs);
     /* bad parameters and images */
     p.steps = -1;
     run(ctx, &p, &a, &ap, &b, &o2, LW_ERR_ARGUMENT);
