@@ -1,7 +1,8 @@
 /* The analogy pipeline: a, a′, b → b′ with LoRWeB on FLUX.1 Kontext. The only engine header that
  * plugin/ and cli/ include (style.md §4.2).
  *
- * One context handle (owns the device and the loaded models, kept resident between runs), one
+ * One context handle (owns the device and the loaded models, kept resident between runs; in
+ * low-memory mode CLIP and the autoencoder only for their stage, see pipe_options), one
  * parameter struct with a _defaults() function, one run call. Images are caller-owned float RGBA
  * buffers (non-linear sRGB values in [0, 1], straight alpha); the result is written into a
  * caller-owned buffer. Progress and cancel go through one callback on the context; logging through
