@@ -143,6 +143,13 @@ enum lw_status op_conv2d(struct op_ctx *ctx, const struct op_conv2d_args *a, str
                             (long long)a->w.shape[1], (long long)kh, (long long)kw, (long long)s,
                             (long long)o, (long long)ho, (long long)wo, (long long)a->y.shape[0],
                             (long long)a->y.shape[1], (long long)a->y.shape[2]);
+    /* one binding each: the caller splits what is larger (vae_banded.c) */
+    const struct op_tensor *parts[] = {&a->x, &a->w, &a->y};
+    const char *const       names[] = {"x", "weight", "y"};
+    for (int i = 0; i < 3; i++)
+        if (!op_fits(parts[i]))
+            return lw_error_set(err, LW_ERR_TOO_LARGE, "conv2d: %s (%llu bytes) exceeds one kernel binding", names[i],
+                                (unsigned long long)parts[i]->view.bytes);
     enum cmp_kernel_id id;
     uint32_t           wb;
     switch (a->w.dtype) {

@@ -621,7 +621,12 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     /* the Kontext context image: the grid resized with Lanczos to gw × gh, CHW in [−1, 1] (grid.h) */
     if ((status = img_kontext_pixels(g8.rgb, g8.w, g8.h, (size_t)g8.w * 3, 3, gw, gh, grid, err))) goto done;
     shed(ctx, true, false); /* low memory: CLIP's part is done */
-    if ((status = vae_encode(ctx->vae, grid, gh, gw, latent, err))) goto done;
+    status = vae_encode(ctx->vae, grid, gh, gw, latent, err);
+    if (status == LW_ERR_TOO_LARGE || status == LW_ERR_DEVICE_MEMORY) { /* in row bands, exactly */
+        log_msg(ctx, PIPE_LOG_INFO, "encoding the %d×%d grid in row bands (%s)", gw, gh, err->message);
+        status = vae_encode_banded(ctx->vae, grid, gh, gw, 0, latent, err);
+    }
+    if (status) goto done;
     shed(ctx, false, true); /* … and the encoder's, before sampling */
     latent_pack(latent, z, lh, lw, tokens); /* 2×2 (spec §2.2) */
     struct preview_map map; /* for progress previews; failing to fit just means none */
@@ -666,9 +671,13 @@ static enum lw_status run_once(struct pipe_context *ctx, const struct pipe_param
     if (status) goto done;
     latent_unpack(result, z, lh, lw, latent);
     if (!progress(ctx, PIPE_STAGE_DECODE, 0.9)) goto cancelled;
-    if ((status = need_vae(ctx, ctx->low_memory ? VAE_DECODER_ONLY : VAE_BOTH, err)) ||
-        (status = vae_decode(ctx->vae, latent, lh, lw, image, err)))
-        goto done;
+    if ((status = need_vae(ctx, ctx->low_memory ? VAE_DECODER_ONLY : VAE_BOTH, err))) goto done;
+    status = vae_decode(ctx->vae, latent, lh, lw, image, err);
+    if (status == LW_ERR_TOO_LARGE || status == LW_ERR_DEVICE_MEMORY) { /* in row bands, exactly */
+        log_msg(ctx, PIPE_LOG_INFO, "decoding the %d×%d grid in row bands (%s)", gw, gh, err->message);
+        status = vae_decode_banded(ctx->vae, latent, lh, lw, 0, image, err);
+    }
+    if (status) goto done;
     shed(ctx, false, true);
     for (int y = 0; y < qh; y++) /* the bottom-right quadrant, exactly, as RGBA */
         for (int x = 0; x < qw; x++) {

@@ -4,7 +4,7 @@
  * eps 1e-6) + SiLU + 3×3 convs, Downsample = right/bottom zero pad then 3×3 stride-2 conv, Upsample =
  * nearest ×2 then 3×3 conv, one single-head attention block in the middle of each half. Only the
  * encoder's mean is used (deterministic, as BFL's Kontext path and diffusers' argmax mode).
- * Not here: tiling of large images (the pipeline tiles) and image normalisation (the caller's).
+ * Not here: decoding images too large for the device (vae_banded.c) and image normalisation.
  *
  * Activations live in three buffers of the largest activation size that take turns (x, t1, t2),
  * plus the attention temporaries, all from one arena sized per call. C channels, H×W resolution. */
@@ -17,39 +17,8 @@
 
 #include "loader.h"
 #include "ops.h"
+#include "vae_internal.h"
 #include "weights.h"
-
-#define MAX_LEVELS 8
-#define MAX_BLOCKS 5
-#define GN_EPS 1e-6f
-
-struct vae_resnet {
-    int64_t          cin, cout;
-    struct op_tensor norm1_w, norm1_b, conv1_w, conv1_b, norm2_w, norm2_b, conv2_w, conv2_b;
-    struct op_tensor shortcut_w, shortcut_b; /* absent when cin == cout */
-};
-
-struct vae_attn {
-    int64_t          c;
-    struct op_tensor norm_w, norm_b, q_w, q_b, k_w, k_b, v_w, v_b, proj_w, proj_b; /* q..proj (C, C) */
-};
-
-struct vae_half {
-    bool              present;
-    struct op_tensor  conv_in_w, conv_in_b;
-    struct vae_resnet blocks[MAX_LEVELS][MAX_BLOCKS];
-    struct op_tensor  resample_w[MAX_LEVELS], resample_b[MAX_LEVELS]; /* down- or upsample convs */
-    struct vae_resnet mid_1, mid_2;
-    struct vae_attn   mid_attn;
-    struct op_tensor  norm_out_w, norm_out_b, conv_out_w, conv_out_b;
-};
-
-struct vae_model {
-    struct cmp_device *device;
-    struct ld_resources res;
-    struct vae_config  cfg;
-    struct vae_half    encoder, decoder;
-};
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Loading                                                                                         */
@@ -146,7 +115,7 @@ static void attn_load(struct ld_loader *ld, struct vae_attn *a, const char *p, i
     a->proj_b = ld_vectorf(ld, c, "%s.proj_out.bias", p);
 }
 
-static int64_t width(const struct vae_config *c, int64_t level) {
+int64_t vae_level_width(const struct vae_config *c, int64_t level) {
     return c->ch * c->ch_mult[level];
 }
 
@@ -159,8 +128,8 @@ static void encoder_load(struct ld_loader *ld, struct vae_half *e, const struct 
     for (int64_t l = 0; l < c->levels; l++) {
         for (int64_t b = 0; b < c->res_blocks; b++) {
             snprintf(p, sizeof p, "encoder.down.%lld.block.%lld", (long long)l, (long long)b);
-            resnet_load(ld, &e->blocks[l][b], p, cin, width(c, l));
-            cin = width(c, l);
+            resnet_load(ld, &e->blocks[l][b], p, cin, vae_level_width(c, l));
+            cin = vae_level_width(c, l);
         }
         if (l + 1 < c->levels) {
             e->resample_w[l] = ld_weightf(ld, 4, (int64_t[]){cin, cin, 3, 3},
@@ -180,7 +149,7 @@ static void encoder_load(struct ld_loader *ld, struct vae_half *e, const struct 
 static void decoder_load(struct ld_loader *ld, struct vae_half *d, const struct vae_config *c) {
     char p[128];
     d->present = true;
-    int64_t cin = width(c, c->levels - 1);
+    int64_t cin = vae_level_width(c, c->levels - 1);
     d->conv_in_w = ld_weight(ld, "decoder.conv_in.weight", 4, (int64_t[]){cin, c->z_channels, 3, 3});
     d->conv_in_b = ld_vector(ld, "decoder.conv_in.bias", cin);
     resnet_load(ld, &d->mid_1, "decoder.mid.block_1", cin, cin);
@@ -189,8 +158,8 @@ static void decoder_load(struct ld_loader *ld, struct vae_half *d, const struct 
     for (int64_t l = c->levels - 1; l >= 0; l--) {
         for (int64_t b = 0; b <= c->res_blocks; b++) {
             snprintf(p, sizeof p, "decoder.up.%lld.block.%lld", (long long)l, (long long)b);
-            resnet_load(ld, &d->blocks[l][b], p, cin, width(c, l));
-            cin = width(c, l);
+            resnet_load(ld, &d->blocks[l][b], p, cin, vae_level_width(c, l));
+            cin = vae_level_width(c, l);
         }
         if (l > 0) {
             d->resample_w[l] = ld_weightf(ld, 4, (int64_t[]){cin, cin, 3, 3},
@@ -403,14 +372,14 @@ static void run_sizes(const struct vae_config *c, int64_t h, int64_t w, uint64_t
     for (int64_t l = 0; l < c->levels; l++) {
         /* level l sees its own width, the encoder's input from level l − 1 and, in the decoder,
          * level l + 1's width arriving through the upsample */
-        int64_t hl = h >> l, wl = w >> l, cl = width(c, l);
-        int64_t cp = l ? width(c, l - 1) : c->ch, cn = width(c, l + 1 < c->levels ? l + 1 : l);
+        int64_t hl = h >> l, wl = w >> l, cl = vae_level_width(c, l);
+        int64_t cp = l ? vae_level_width(c, l - 1) : c->ch, cn = vae_level_width(c, l + 1 < c->levels ? l + 1 : l);
         int64_t widest = cl > cp ? cl : cp;
         if (cn > widest) widest = cn;
         uint64_t n = (uint64_t)(widest * hl * wl);
         if (n > biggest) biggest = n;
     }
-    int64_t  f = (int64_t)1 << (c->levels - 1), cm = width(c, c->levels - 1);
+    int64_t  f = (int64_t)1 << (c->levels - 1), cm = vae_level_width(c, c->levels - 1);
     uint64_t z2 = (uint64_t)(2 * c->z_channels * (h / f) * (w / f));
     *biggest_out = z2 > biggest ? z2 : biggest;
     *mid_out = (uint64_t)(cm * (h / f) * (w / f));
@@ -418,15 +387,13 @@ static void run_sizes(const struct vae_config *c, int64_t h, int64_t w, uint64_t
 
 /* Sizes the activation arena for a run at full resolution h×w (the largest of both halves). Every
  * activation must fit one kernel binding: a larger image is LW_ERR_TOO_LARGE with the numbers. */
-static enum lw_status run_begin(struct vae_model *m, struct vae_run *r, int64_t h, int64_t w,
-                                struct lw_error *err) {
-    uint64_t biggest, mid, range = cmp_device_info(m->device)->max_storage_buffer_range;
-    run_sizes(&m->cfg, h, w, &biggest, &mid);
-    if (biggest * 4 > range)
+static enum lw_status run_alloc(struct vae_model *m, struct vae_run *r, uint64_t biggest, uint64_t mid,
+                                const char *what, struct lw_error *err) {
+    uint64_t range = cmp_device_info(m->device)->max_storage_buffer_range;
+    if (biggest * 4 > range || mid * 4 > range)
         return lw_error_set(err, LW_ERR_TOO_LARGE,
-                            "autoencoder: a %lld×%lld image needs %llu-byte activations, over the "
-                            "device's %llu-byte storage range",
-                            (long long)w, (long long)h, (unsigned long long)(biggest * 4),
+                            "autoencoder: %s needs %llu-byte activations, over the device's %llu-byte "
+                            "storage range", what, (unsigned long long)((biggest > mid ? biggest : mid) * 4),
                             (unsigned long long)range);
     memset(r, 0, sizeof *r);
     r->ctx = (struct op_ctx){.device = m->device, .cmd = m->res.cmd};
@@ -442,6 +409,15 @@ static enum lw_status run_begin(struct vae_model *m, struct vae_run *r, int64_t 
     return LW_OK;
 }
 
+static enum lw_status run_begin(struct vae_model *m, struct vae_run *r, int64_t h, int64_t w,
+                                struct lw_error *err) {
+    uint64_t biggest, mid;
+    char     what[64];
+    run_sizes(&m->cfg, h, w, &biggest, &mid);
+    snprintf(what, sizeof what, "a %lld×%lld image", (long long)w, (long long)h);
+    return run_alloc(m, r, biggest, mid, what, err);
+}
+
 static enum lw_status check_size(const struct vae_model *m, int64_t h, int64_t w, int64_t f,
                                  struct lw_error *err) {
     (void)m;
@@ -452,11 +428,31 @@ static enum lw_status check_size(const struct vae_model *m, int64_t h, int64_t w
     return LW_OK;
 }
 
+/* The encoder's middle block, norm_out + SiLU and conv_out on the run's current activation (the last
+ * level's output at latent resolution), then the mean's channels normalised the FLUX way. */
+static enum lw_status encode_out(struct vae_model *m, struct vae_run *r, float *latent, struct lw_error *err) {
+    const struct vae_config *c = &m->cfg;
+    const struct vae_half   *e = &m->encoder;
+    int64_t                  z = c->z_channels;
+    enum lw_status           status;
+    TRY(middle(r, e, c->groups, err));
+    int t1 = other(r, r->x, -1), t2 = other(r, r->x, t1);
+    TRY(op_group_norm(&r->ctx, act(r, r->x, r->c, r->h, r->w), e->norm_out_w, e->norm_out_b, c->groups,
+                      GN_EPS, true, act(r, t1, r->c, r->h, r->w), err));
+    TRY(conv(r, act(r, t1, r->c, r->h, r->w), e->conv_out_w, e->conv_out_b, act(r, t2, 2 * z, r->h, r->w), 1, 1,
+             1, false, err));
+    TRY(cmp_cmd_submit(m->res.cmd, err));
+    uint64_t n = (uint64_t)(z * r->h * r->w); /* channels 0..z−1 are the mean */
+    TRY(cmp_view_download(r->buf[t2], latent, n * 4, err));
+    for (uint64_t i = 0; i < n; i++) latent[i] = (float)(c->scale * (latent[i] - c->shift));
+    return LW_OK;
+}
+
 enum lw_status vae_encode(struct vae_model *m, const float *image, int64_t h, int64_t w,
                           float *latent, struct lw_error *err) {
     const struct vae_config *c = &m->cfg;
     const struct vae_half   *e = &m->encoder;
-    int64_t                  f = vae_downsampling(m), z = c->z_channels;
+    int64_t                  f = vae_downsampling(m);
     enum lw_status           status = check_size(m, h, w, f, err);
     if (status != LW_OK) return status;
     if (!e->present) return lw_error_set(err, LW_ERR_ARGUMENT, "autoencoder: encoder not loaded");
@@ -476,24 +472,63 @@ enum lw_status vae_encode(struct vae_model *m, const float *image, int64_t h, in
             r.x = t, r.h /= 2, r.w /= 2;
         }
     }
-    TRY(middle(&r, e, c->groups, err));
-    int t1 = other(&r, r.x, -1), t2 = other(&r, r.x, t1);
-    TRY(op_group_norm(&r.ctx, act(&r, r.x, r.c, r.h, r.w), e->norm_out_w, e->norm_out_b, c->groups,
-                      GN_EPS, true, act(&r, t1, r.c, r.h, r.w), err));
-    TRY(conv(&r, act(&r, t1, r.c, r.h, r.w), e->conv_out_w, e->conv_out_b,
-             act(&r, t2, 2 * z, r.h, r.w), 1, 1, 1, false, err));
+    return encode_out(m, &r, latent, err);
+}
+
+enum lw_status vae_encode_middle(struct vae_model *m, const float *x, int64_t h, int64_t w, float *latent,
+                                 struct lw_error *err) {
+    const struct vae_config *c = &m->cfg;
+    enum lw_status           status;
+    if (!m->encoder.present) return lw_error_set(err, LW_ERR_ARGUMENT, "autoencoder: encoder not loaded");
+    int64_t        cm = vae_level_width(c, c->levels - 1), z2 = 2 * c->z_channels;
+    struct vae_run r;
+    char           what[80];
+    snprintf(what, sizeof what, "the middle of a %lld×%lld latent", (long long)w, (long long)h);
+    TRY(run_alloc(m, &r, (uint64_t)((cm > z2 ? cm : z2) * h * w), (uint64_t)(cm * h * w), what, err));
+    TRY(cmp_view_upload(r.buf[1], x, (uint64_t)(cm * h * w) * 4, err));
+    r.h = h, r.w = w, r.x = 1, r.c = cm;
+    return encode_out(m, &r, latent, err);
+}
+
+/* latent/scale + shift → conv_in, into the run's buffer 1 (r->x), at latent resolution h×w. */
+static enum lw_status decode_in(struct vae_model *m, struct vae_run *r, const float *latent, int64_t h, int64_t w,
+                                struct lw_error *err) {
+    const struct vae_config *c = &m->cfg;
+    const struct vae_half   *d = &m->decoder;
+    int64_t                  z = c->z_channels;
+    uint64_t                 n = (uint64_t)(z * h * w);
+    float                   *z_in = malloc(n * sizeof *z_in);
+    if (!z_in) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
+    for (uint64_t i = 0; i < n; i++) z_in[i] = (float)(latent[i] / c->scale + c->shift);
+    enum lw_status status = cmp_view_upload(r->buf[0], z_in, n * 4, err);
+    free(z_in);
+    if (status != LW_OK) return status;
+    r->h = h, r->w = w, r->x = 1, r->c = vae_level_width(c, c->levels - 1);
+    return conv(r, act(r, 0, z, h, w), d->conv_in_w, d->conv_in_b, act(r, 1, r->c, h, w), 1, 1, 1, false, err);
+}
+
+enum lw_status vae_decode_middle(struct vae_model *m, const float *latent, int64_t h, int64_t w, float *out,
+                                 struct lw_error *err) {
+    const struct vae_config *c = &m->cfg;
+    enum lw_status           status;
+    if (!m->decoder.present) return lw_error_set(err, LW_ERR_ARGUMENT, "autoencoder: decoder not loaded");
+    int64_t  cm = vae_level_width(c, c->levels - 1);
+    uint64_t n = (uint64_t)((cm > c->z_channels ? cm : c->z_channels) * h * w);
+    struct vae_run r;
+    char           what[80];
+    snprintf(what, sizeof what, "the middle of a %lld×%lld latent", (long long)w, (long long)h);
+    TRY(run_alloc(m, &r, n, (uint64_t)(cm * h * w), what, err));
+    TRY(decode_in(m, &r, latent, h, w, err));
+    TRY(middle(&r, &m->decoder, c->groups, err));
     TRY(cmp_cmd_submit(m->res.cmd, err));
-    uint64_t n = (uint64_t)(z * r.h * r.w); /* channels 0..z−1 are the mean */
-    TRY(cmp_view_download(r.buf[t2], latent, n * 4, err));
-    for (uint64_t i = 0; i < n; i++) latent[i] = (float)(c->scale * (latent[i] - c->shift));
-    return LW_OK;
+    return cmp_view_download(r.buf[r.x], out, (uint64_t)(cm * h * w) * 4, err);
 }
 
 enum lw_status vae_decode(struct vae_model *m, const float *latent, int64_t h, int64_t w,
                           float *image, struct lw_error *err) {
     const struct vae_config *c = &m->cfg;
     const struct vae_half   *d = &m->decoder;
-    int64_t                  f = vae_downsampling(m), z = c->z_channels;
+    int64_t                  f = vae_downsampling(m);
     enum lw_status           status;
     if (h <= 0 || w <= 0)
         return lw_error_set(err, LW_ERR_ARGUMENT, "autoencoder: latent size %lld×%lld", (long long)w,
@@ -501,16 +536,7 @@ enum lw_status vae_decode(struct vae_model *m, const float *latent, int64_t h, i
     if (!d->present) return lw_error_set(err, LW_ERR_ARGUMENT, "autoencoder: decoder not loaded");
     struct vae_run r;
     TRY(run_begin(m, &r, h * f, w * f, err));
-    uint64_t n = (uint64_t)(z * h * w);
-    float   *z_in = malloc(n * sizeof *z_in);
-    if (!z_in) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
-    for (uint64_t i = 0; i < n; i++) z_in[i] = (float)(latent[i] / c->scale + c->shift);
-    status = cmp_view_upload(r.buf[0], z_in, n * 4, err);
-    free(z_in);
-    if (status != LW_OK) return status;
-    r.h = h, r.w = w, r.x = 1, r.c = width(c, c->levels - 1);
-    TRY(conv(&r, act(&r, 0, z, h, w), d->conv_in_w, d->conv_in_b, act(&r, 1, r.c, h, w), 1, 1, 1,
-             false, err));
+    TRY(decode_in(m, &r, latent, h, w, err));
     TRY(middle(&r, d, c->groups, err));
     for (int64_t l = c->levels - 1; l >= 0; l--) {
         for (int64_t b = 0; b <= c->res_blocks; b++) TRY(resnet(&r, &d->blocks[l][b], c->groups, err));

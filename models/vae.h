@@ -2,7 +2,9 @@
  *
  * Images are (3, H, W) f32 in [−1, 1]; latents are (z, H/f, W/f) already normalised the FLUX way
  * (encode returns scale·(mean − shift), decode undoes it), f = 2^(levels − 1) (8 for the real
- * model). H and W must be multiples of f. Threading: one thread at a time per model. */
+ * model). H and W must be multiples of f. vae_encode/vae_decode run the whole image on the device;
+ * vae_encode_banded/vae_decode_banded (vae_banded.c) the same network in row bands for images too
+ * large for it. Threading: one thread at a time per model. */
 #pragma once
 
 #include <stdint.h>
@@ -38,3 +40,14 @@ enum lw_status vae_encode(struct vae_model *model, const float *image, int64_t h
 /* latent (z, h, w) → image (3, f·h, f·w), unclamped. */
 enum lw_status vae_decode(struct vae_model *model, const float *latent, int64_t h, int64_t w,
                           float *image, struct lw_error *err);
+
+/* As vae_decode, for images too large for the device: the input and middle block run whole at latent
+ * resolution, everything above in bands of `band_rows` output rows (0: as many as fit 256 MiB of
+ * device memory and the storage range), with activations in host memory and GroupNorm statistics
+ * over the whole image (vae_banded.c). Agrees with vae_decode to rounding. */
+enum lw_status vae_decode_banded(struct vae_model *model, const float *latent, int64_t h, int64_t w,
+                                 int64_t band_rows, float *image, struct lw_error *err);
+/* As vae_encode, the same way: the levels in bands, the middle block and output whole at latent
+ * resolution. Agrees with vae_encode to rounding. */
+enum lw_status vae_encode_banded(struct vae_model *model, const float *image, int64_t h, int64_t w,
+                                 int64_t band_rows, float *latent, struct lw_error *err);

@@ -103,6 +103,73 @@ static void test_ae_too_large(void) {
     cmp_device_destroy(dev);
 }
 
+/* The banded decoder and encoder against the whole-image ones on the fixture autoencoder, at band heights that
+ * split every level's rows differently (1 row, an odd count, the automatic choice), and on a device
+ * whose storage range (160 KiB: the largest weight fits, a whole-image activation does not) refuses
+ * the whole-image decode. */
+static void test_ae_banded(struct cmp_device *dev) {
+    struct vae_model *m = NULL;
+    struct lw_error   err = {0};
+    if (!th_check(vae_load(dev, fixture(0, "ae_weights.safetensors"), VAE_BOTH, &m, &err) == LW_OK, "ae load: %s",
+                  err.message))
+        return;
+    uint64_t n_lat;
+    float   *latent = read_tensor(fixture(1, "ae_in.safetensors"), "latent", &n_lat);
+    int64_t  h = 6, w = 9, f = vae_downsampling(m), n = 3 * h * f * w * f;
+    float   *whole = malloc((size_t)n * 4), *band = malloc((size_t)n * 4);
+    if (latent && whole && band && th_check(vae_decode(m, latent, h, w, whole, &err) == LW_OK, "decode: %s", err.message)) {
+        const int64_t rows[] = {1, 5, 0};
+        for (int i = 0; i < 3; i++) {
+            th_poison(band, (size_t)n);
+            enum lw_status s = vae_decode_banded(m, latent, h, w, rows[i], band, &err);
+            double         d = th_max_abs_diff(band, whole, (size_t)n);
+            printf("ae-decode banded (%lld rows)  max abs diff %.3e (limit %.1e = 1/255 of the [-1, 1] range)\n",
+                   (long long)rows[i], d, 2.0 / 255);
+            th_check(s == LW_OK && d < 2.0 / 255, "banded decode, %lld rows: %s, max abs diff %g", (long long)rows[i],
+                     err.message, d);
+        }
+    }
+    uint64_t n_img;
+    float   *image = read_tensor(fixture(1, "ae_in.safetensors"), "image", &n_img);
+    int64_t  ih = 40, iw = 56, nl = 16 * (ih / f) * (iw / f);
+    float   *lat_whole = malloc((size_t)nl * 4), *lat_band = malloc((size_t)nl * 4);
+    if (image && lat_whole && lat_band &&
+        th_check(vae_encode(m, image, ih, iw, lat_whole, &err) == LW_OK, "encode: %s", err.message)) {
+        const int64_t rows[] = {1, 3, 0};
+        for (int i = 0; i < 3; i++) {
+            th_poison(lat_band, (size_t)nl);
+            enum lw_status s = vae_encode_banded(m, image, ih, iw, rows[i], lat_band, &err);
+            double         d = th_max_abs_diff(lat_band, lat_whole, (size_t)nl), e = th_rel_l2(lat_band, lat_whole, (size_t)nl);
+            printf("ae-encode banded (%lld rows)  max abs diff %.3e, rel L2 %.3e\n", (long long)rows[i], d, e);
+            th_check(s == LW_OK && e < 1e-5, "banded encode, %lld rows: %s, rel L2 %g", (long long)rows[i], err.message, e);
+        }
+    }
+    vae_destroy(m);
+    m = NULL;
+    struct cmp_device_options opt = {.storage_range_limit = 160 << 10, .cache_dir = ""};
+    struct cmp_device        *capped = NULL;
+    if (latent && whole && band && th_check(cmp_device_create(&opt, &capped, &err) == LW_OK, "capped: %s", err.message) &&
+        th_check(vae_load(capped, fixture(0, "ae_weights.safetensors"), VAE_BOTH, &m, &err) == LW_OK, "load: %s",
+                 err.message)) {
+        th_check(vae_decode(m, latent, h, w, band, &err) == LW_ERR_TOO_LARGE, "whole-image decode refused when capped");
+        th_poison(band, (size_t)n);
+        enum lw_status s = vae_decode_banded(m, latent, h, w, 0, band, &err);
+        double         d = th_max_abs_diff(band, whole, (size_t)n);
+        printf("ae-decode banded, capped     max abs diff %.3e\n", d);
+        th_check(s == LW_OK && d < 2.0 / 255, "banded decode on the capped device: %s, max abs diff %g", err.message, d);
+        if (image && lat_whole && lat_band) {
+            th_check(vae_encode(m, image, ih, iw, lat_band, &err) == LW_ERR_TOO_LARGE, "whole-image encode refused when capped");
+            s = vae_encode_banded(m, image, ih, iw, 0, lat_band, &err);
+            double e = th_rel_l2(lat_band, lat_whole, (size_t)nl);
+            printf("ae-encode banded, capped     rel L2 %.3e\n", e);
+            th_check(s == LW_OK && e < 1e-5, "banded encode on the capped device: %s, rel L2 %g", err.message, e);
+        }
+    }
+    vae_destroy(m);
+    cmp_device_destroy(capped);
+    free(latent), free(whole), free(band), free(image), free(lat_whole), free(lat_band);
+}
+
 static void test_clip_vision(struct cmp_device *dev) {
     struct clip_model *m = NULL;
     struct lw_error    err = {0};
@@ -200,6 +267,7 @@ int main(void) {
     struct cmp_device *dev = th_device_or_skip();
     test_ae(dev);
     test_ae_too_large();
+    test_ae_banded(dev);
     test_clip_vision(dev);
     test_clip_text(dev);
     test_t5(dev);
