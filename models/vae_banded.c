@@ -155,6 +155,18 @@ static enum lw_status resnet(struct banded *b, const struct vae_resnet *r, int64
     return status;
 }
 
+/* x ← the resampling convolution of x, into a new activation: up = nearest ×2 then 3×3 (decoder),
+ * else 3×3 stride 2 after padding right and bottom by one (encoder). */
+static enum lw_status resample(struct banded *b, struct host_act *x, bool up, struct op_tensor w, struct op_tensor bias,
+                               struct lw_error *err) {
+    struct host_act y = {0};
+    enum lw_status  status = up ? act_alloc(&y, x->c, 2 * x->h, 2 * x->w, err) : act_alloc(&y, x->c, x->h / 2, x->w / 2, err);
+    if (status == LW_OK) status = band_conv(b, x, up, w, bias, up ? CONV3 : DOWN, &y, false, err);
+    act_free(x);
+    *x = y;
+    return status;
+}
+
 /* The band buffers: rows per band from the request or the budget (and the storage range). */
 static enum lw_status band_setup(struct banded *b, int64_t h, int64_t w, int64_t band_rows, struct lw_error *err) {
     const struct vae_config *c = &b->m->cfg;
@@ -200,13 +212,7 @@ enum lw_status vae_decode_banded(struct vae_model *m, const float *latent, int64
     for (int64_t l = c->levels - 1; l >= 0 && status == LW_OK; l--) {
         for (int64_t i = 0; i <= c->res_blocks && status == LW_OK; i++)
             status = resnet(&b, &d->blocks[l][i], c->groups, &x, err);
-        if (l > 0 && status == LW_OK) { /* nearest ×2, then 3×3 */
-            struct host_act y = {0};
-            status = act_alloc(&y, x.c, 2 * x.h, 2 * x.w, err);
-            if (status == LW_OK) status = band_conv(&b, &x, true, d->resample_w[l], d->resample_b[l], CONV3, &y, false, err);
-            act_free(&x);
-            x = y;
-        }
+        if (l > 0 && status == LW_OK) status = resample(&b, &x, true, d->resample_w[l], d->resample_b[l], err);
     }
     if (status == LW_OK) status = group_norm_silu(&x, d->norm_out_w, d->norm_out_b, c->groups, &x, err);
     struct host_act out = {image, c->out_channels, h * f, w * f};
@@ -234,13 +240,8 @@ enum lw_status vae_encode_banded(struct vae_model *m, const float *image, int64_
     for (int64_t l = 0; l < c->levels && status == LW_OK; l++) {
         for (int64_t i = 0; i < c->res_blocks && status == LW_OK; i++)
             status = resnet(&b, &e->blocks[l][i], c->groups, &x, err);
-        if (l + 1 < c->levels && status == LW_OK) { /* pad right/bottom by one, 3×3 stride 2 */
-            struct host_act y = {0};
-            status = act_alloc(&y, x.c, x.h / 2, x.w / 2, err);
-            if (status == LW_OK) status = band_conv(&b, &x, false, e->resample_w[l], e->resample_b[l], DOWN, &y, false, err);
-            act_free(&x);
-            x = y;
-        }
+        if (l + 1 < c->levels && status == LW_OK)
+            status = resample(&b, &x, false, e->resample_w[l], e->resample_b[l], err);
     }
     free(b.stage);
     cmp_arena_reset(m->res.activations);
