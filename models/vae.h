@@ -42,8 +42,8 @@ enum lw_status vae_decode(struct vae_model *model, const float *latent, int64_t 
                           float *image, struct lw_error *err);
 
 /* As vae_decode, for images too large for the device: the input and middle block run whole at latent
- * resolution, everything above in bands of `band_rows` output rows (0: as many as fit 256 MiB of
- * device memory and the storage range), with activations in host memory and GroupNorm statistics
+ * resolution, everything above in bands of `band_rows` output rows (0: as many as fit half the device
+ * memory still free, at most 256 MiB, and one binding), with activations in host memory and GroupNorm statistics
  * over the whole image (vae_banded.c). Agrees with vae_decode to rounding. */
 enum lw_status vae_decode_banded(struct vae_model *model, const float *latent, int64_t h, int64_t w,
                                  int64_t band_rows, float *image, struct lw_error *err);

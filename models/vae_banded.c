@@ -21,7 +21,7 @@
 
 #include "vae_internal.h"
 
-#define BAND_BUDGET (256ull << 20) /* device bytes for the two band buffers, at most */
+#define BAND_BUDGET (256ull << 20) /* device bytes for the two band buffers, at most (else half the free) */
 
 struct host_act { /* (c, h, w) f32 in host memory */
     float  *d;
@@ -178,8 +178,15 @@ static enum lw_status band_setup(struct banded *b, int64_t h, int64_t w, int64_t
         uint64_t r = (uint64_t)((ch > c->in_channels ? ch : c->in_channels) * (w >> l));
         if (r > row) row = r;
     }
-    uint64_t range = cmp_device_info(b->m->device)->max_storage_buffer_range;
-    uint64_t limit = (BAND_BUDGET / 2 < range ? BAND_BUDGET / 2 : range) / 4;
+    /* half of the device memory still free (at most BAND_BUDGET), each buffer within one binding */
+    const struct cmp_device_info *info = cmp_device_info(b->m->device);
+    uint64_t held = cmp_device_allocated_bytes(b->m->device), budget = BAND_BUDGET;
+    if (!info->unified_memory && info->device_local_bytes) {
+        uint64_t free_bytes = info->device_local_bytes > held ? info->device_local_bytes - held : 0;
+        if (free_bytes / 2 < budget) budget = free_bytes / 2;
+    }
+    uint64_t range = info->max_storage_buffer_range;
+    uint64_t limit = (budget / 2 < range ? budget / 2 : range) / 4;
     int64_t  fit = ((int64_t)(limit / row) - 3) / 2; /* a stride-2 band reads 2·rows + 1 input rows */
     if (fit < 1)
         return lw_error_set(err, LW_ERR_TOO_LARGE, "autoencoder (banded): one %lld-pixel row needs %llu bytes "
