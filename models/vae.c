@@ -418,9 +418,7 @@ static enum lw_status run_begin(struct vae_model *m, struct vae_run *r, int64_t 
     return run_alloc(m, r, biggest, mid, what, err);
 }
 
-static enum lw_status check_size(const struct vae_model *m, int64_t h, int64_t w, int64_t f,
-                                 struct lw_error *err) {
-    (void)m;
+enum lw_status vae_check_size(int64_t h, int64_t w, int64_t f, struct lw_error *err) {
     if (h <= 0 || w <= 0 || h % f || w % f)
         return lw_error_set(err, LW_ERR_ARGUMENT,
                             "autoencoder: image size %lld×%lld is not a positive multiple of %lld",
@@ -453,7 +451,7 @@ enum lw_status vae_encode(struct vae_model *m, const float *image, int64_t h, in
     const struct vae_config *c = &m->cfg;
     const struct vae_half   *e = &m->encoder;
     int64_t                  f = vae_downsampling(m);
-    enum lw_status           status = check_size(m, h, w, f, err);
+    enum lw_status           status = vae_check_size(h, w, f, err);
     if (status != LW_OK) return status;
     if (!e->present) return lw_error_set(err, LW_ERR_ARGUMENT, "autoencoder: encoder not loaded");
     struct vae_run r;

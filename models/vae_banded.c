@@ -234,14 +234,12 @@ enum lw_status vae_encode_banded(struct vae_model *m, const float *image, int64_
                                  float *latent, struct lw_error *err) {
     const struct vae_config *c = &m->cfg;
     const struct vae_half   *e = &m->encoder;
-    int64_t                  f = vae_downsampling(m);
-    if (h <= 0 || w <= 0 || h % f || w % f)
-        return lw_error_set(err, LW_ERR_ARGUMENT, "autoencoder: image size %lld×%lld is not a positive multiple of %lld",
-                            (long long)w, (long long)h, (long long)f);
+    enum lw_status           status = vae_check_size(h, w, vae_downsampling(m), err);
+    if (status != LW_OK) return status;
     if (!e->present) return lw_error_set(err, LW_ERR_ARGUMENT, "autoencoder: encoder not loaded");
     struct banded   b = {.m = m};
     struct host_act in = {(float *)image, c->in_channels, h, w}, x = {0}; /* `in` is only read */
-    enum lw_status  status = band_setup(&b, h, w, band_rows, err);
+    status = band_setup(&b, h, w, band_rows, err);
     if (status == LW_OK) status = act_alloc(&x, c->ch, h, w, err);
     if (status == LW_OK) status = band_conv(&b, &in, false, e->conv_in_w, e->conv_in_b, CONV3, &x, false, err);
     for (int64_t l = 0; l < c->levels && status == LW_OK; l++) {

@@ -48,5 +48,7 @@ enum lw_status vae_decode_middle(struct vae_model *model, const float *latent, i
  * resolution (host) → latent (z, h, w) as vae_encode returns it. */
 enum lw_status vae_encode_middle(struct vae_model *model, const float *x, int64_t h, int64_t w, float *latent,
                                  struct lw_error *err);
+/* LW_ERR_ARGUMENT naming the size unless h and w are positive multiples of f. */
+enum lw_status vae_check_size(int64_t h, int64_t w, int64_t f, struct lw_error *err);
 /* The width of level l (ch · ch_mult[l]). */
 int64_t vae_level_width(const struct vae_config *c, int64_t level);
