@@ -133,6 +133,17 @@ double th_max_abs_diff(const float *got, const float *want, size_t n) {
     return m;
 }
 
+uint8_t *th_pil_image(int w, int h, int salt) {
+    uint8_t *a = malloc((size_t)w * h * 3);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                a[((size_t)y * w + x) * 3 + c] =
+                    (uint8_t)((x * 37 + y * 91 + c * 53 + ((x * y + salt) % 17) * 11 + salt * 29) &
+                              255);
+    return a;
+}
+
 void th_poison(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = NAN;
 }

@@ -39,6 +39,10 @@ bool th_check_close(const char *what, const float *got, const float *want, size_
 double th_rel_l2(const float *got, const float *want, size_t n);
 double th_max_abs_diff(const float *got, const float *want, size_t n);
 
+/* An 8-bit RGB test image (w·h·3 bytes, malloc'd) from the formula tools/pil-reference.py evaluates,
+ * so its Pillow results can be committed as hashes. */
+uint8_t *th_pil_image(int w, int h, int salt);
+
 /* Fills with a NaN pattern so an element the kernel never wrote fails the comparison. */
 void th_poison(float *x, size_t n);
 

@@ -19,17 +19,6 @@ static const char grid_10x6[] =
     "9d918e5d97746697777d958194928b9d918e659e916b9c927e929890889c96849c659e916b9c927e92989088"
     "9c96849c";
 
-static uint8_t *u8_image(int w, int h, int salt) { /* as in tools/pil-reference.py */
-    uint8_t *a = malloc((size_t)w * h * 3);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++)
-                a[((size_t)y * w + x) * 3 + c] =
-                    (uint8_t)((x * 37 + y * 91 + c * 53 + ((x * y + salt) % 17) * 11 + salt * 29) &
-                              255);
-    return a;
-}
-
 static void sizes(void) {
     static const int res[][4] = {
         {1000, 1000, 1024, 1024}, {4000, 3000, 1184, 880}, {3000, 4000, 880, 1184},
@@ -77,7 +66,7 @@ static void sizes(void) {
 
 static void grid(void) {
     struct lw_error err = {0};
-    uint8_t        *a = u8_image(5, 3, 1), *ap = u8_image(7, 4, 2), *b = u8_image(2, 9, 4);
+    uint8_t        *a = th_pil_image(5, 3, 1), *ap = th_pil_image(7, 4, 2), *b = th_pil_image(2, 9, 4);
     uint8_t         got[10 * 6 * 3], want[10 * 6 * 3];
     th_check(strlen(grid_10x6) == 2 * sizeof want, "grid table size");
     for (size_t i = 0; i < sizeof want; i++) {

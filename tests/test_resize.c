@@ -170,18 +170,6 @@ static const struct hash_case hash_cases[] = {
     {33, 65, 32, 64, IMG_LANCZOS, 0x70572e16282d91f9ull},
 };
 
-/* The formulas tools/pil-reference.py evaluates. */
-static uint8_t *u8_image(int w, int h, int salt) {
-    uint8_t *a = malloc((size_t)w * h * 3);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            for (int c = 0; c < 3; c++)
-                a[((size_t)y * w + x) * 3 + c] =
-                    (uint8_t)((x * 37 + y * 91 + c * 53 + ((x * y + salt) % 17) * 11 + salt * 29) &
-                              255);
-    return a;
-}
-
 static float *f_image(int w, int h) {
     float *a = malloc((size_t)w * h * sizeof *a);
     for (int y = 0; y < h; y++)
@@ -239,7 +227,7 @@ static void u8_tests(void) {
     for (size_t i = 0; i < sizeof u8_cases / sizeof u8_cases[0]; i++) {
         const struct u8_case *c = &u8_cases[i];
         size_t                n = (size_t)c->dw * c->dh * 3;
-        uint8_t              *src = u8_image(c->sw, c->sh, 0), *want = unhex_u8(c->hex, n);
+        uint8_t              *src = th_pil_image(c->sw, c->sh, 0), *want = unhex_u8(c->hex, n);
         uint8_t              *got = malloc(n);
         memset(got, 0xA5, n);
         th_check(img_resize_u8(src, c->sw, c->sh, (size_t)c->sw * 3, 3, got, c->dw, c->dh,
@@ -266,7 +254,7 @@ static void u8_tests(void) {
         free(src), free(out);
     }
     /* A padded source stride and one channel of four: the same bytes as the packed image's. */
-    uint8_t *src = u8_image(13, 7, 0), *wide = malloc(7 * 60), *want = malloc(5 * 11 * 3);
+    uint8_t *src = th_pil_image(13, 7, 0), *wide = malloc(7 * 60), *want = malloc(5 * 11 * 3);
     uint8_t *got = malloc(13 * 7 * 3);
     memset(wide, 0, 7 * 60);
     for (int y = 0; y < 7; y++)
@@ -310,7 +298,7 @@ static void clip_tests(void) {
     for (size_t i = 0; i < sizeof clip_cases / sizeof clip_cases[0]; i++) {
         const struct clip_case *c = &clip_cases[i];
         size_t                  n = (size_t)3 * c->size * c->size;
-        uint8_t                *rgb = u8_image(c->w, c->h, 3);
+        uint8_t                *rgb = th_pil_image(c->w, c->h, 3);
         float                  *want = unhex_f32(c->hex, n), *got = malloc(n * sizeof *got);
         th_poison(got, n);
         th_check(img_clip_pixels(rgb, c->w, c->h, (size_t)c->w * 3, 3, c->size, got, &err) == LW_OK,
