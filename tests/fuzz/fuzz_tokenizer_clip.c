@@ -18,9 +18,7 @@ static int32_t          fixed_bos, fixed_eos;
 static char             dir[64];
 
 static void check(const struct tok_clip *tok, const char *text, size_t len) {
-    char *copy = malloc(len + 1);
-    memcpy(copy, text, len);
-    copy[len] = '\0';
+    char *copy = fuzz_cstring(text, len);
     int32_t         ids[80];
     int             n = 0;
     struct lw_error err = {0};

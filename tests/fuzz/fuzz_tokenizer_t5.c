@@ -18,9 +18,7 @@ static struct tok_t5 *fixed[3];
 static char           dir[64];
 
 static void check(const struct tok_t5 *tok, const char *text, size_t len) {
-    char *copy = malloc(len + 1);
-    memcpy(copy, text, len);
-    copy[len] = '\0';
+    char *copy = fuzz_cstring(text, len);
     int32_t         ids[1024];
     int             n = 0;
     struct lw_error err = {0};
