@@ -49,9 +49,13 @@ int cli_run(int argc, char **argv) {
     pipe_params_defaults(&p);
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(o, "--low-memory") || !strcmp(o, "--merge-weights")) { /* flags without a value */
-            if (o[2] == 'l') low_memory = true;
-            else p.merge_weights = true;
+        /* flags without a value */
+        if (!strcmp(o, "--low-memory")) {
+            low_memory = true;
+            continue;
+        }
+        if (!strcmp(o, "--merge-weights")) {
+            p.merge_weights = true;
             continue;
         }
         if (!v) return usage();
