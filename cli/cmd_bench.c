@@ -1,10 +1,12 @@
-/* `lorweb bench [--quick]`: kernel throughput on the chosen device against OpenBLAS sgemm on all CPU
- * cores, measured in the same run (a benchmark, not a test: it prints, it does not judge).
+/* `lorweb bench [--quick]`: kernel throughput on the chosen device against OpenBLAS sgemm on all
+ * CPU cores, measured in the same run (a benchmark, not a test: it prints, it does not judge).
  *
  * Each row: kernel, dtype and shape, the best time of several runs, GFLOP/s, and the ratio to the
  * OpenBLAS rate at the same shape. Attention rows compare with the f32 matmul rate at a similar
  * size. OPENBLAS_CORETYPE is set to SkylakeX unless already set (Debian's OpenBLAS otherwise falls
- * back to an AVX2 kernel on this machine's CPU: perf-notes.md). */
+ * back to an AVX2 kernel on this machine's CPU: perf-notes.md). On a CPU device the matmul rows
+ * also give the rate of the storage-buffer kernels (the previous version, still used by real GPUs)
+ * measured in the same run, from a second device that reports no texel-buffer support. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +70,8 @@ static double time_replays(struct bench *b, int reps) {
     return best;
 }
 
-static double bench_matmul(struct bench *b, int m, int n, int k, enum lw_dtype dtype, int reps, double blas) {
+/* GFLOP/s of op_matmul at this shape on `b`'s device. */
+static double matmul_rate(struct bench *b, int m, int n, int k, enum lw_dtype dtype, int reps) {
     struct op_ctx         ctx = {b->dev, b->cmd};
     struct lw_error       err = {0};
     struct op_matmul_args a = {.x = tensor(b, m, k, LW_DTYPE_F32), .w = tensor(b, n, k, dtype), .y = tensor(b, m, n, LW_DTYPE_F32)};
@@ -76,10 +79,39 @@ static double bench_matmul(struct bench *b, int m, int n, int k, enum lw_dtype d
         fprintf(stderr, "bench: %s\n", err.message);
         exit(1);
     }
-    double t = time_replays(b, reps), gf = 2.0 * m * n * k / t / 1e9;
-    printf("matmul %-5s %5dx%5dx%5d  %8.3f s  %7.1f GFLOP/s  %6.1f %% of OpenBLAS (%.0f GFLOP/s)\n",
-           lw_dtype_info(dtype)->name, m, k, n, t, gf, 100 * gf / blas, blas);
+    return 2.0 * m * n * k / time_replays(b, reps) / 1e9;
+}
+
+/* One row; `storage` (NULL if none) is the device without texel buffers. Returns the rate. */
+static double bench_matmul(struct bench *b, struct bench *storage, int m, int n, int k,
+                           enum lw_dtype dtype, int reps, double blas) {
+    double gf = matmul_rate(b, m, n, k, dtype, reps), seconds = 2.0 * m * n * k / gf / 1e9;
+    printf("matmul %-5s %5dx%5dx%5d  %8.3f s  %7.1f GFLOP/s  %6.1f %% of OpenBLAS (%.0f GFLOP/s)",
+           lw_dtype_info(dtype)->name, m, k, n, seconds, gf, 100 * gf / blas, blas);
+    if (storage) {
+        double old = matmul_rate(storage, m, n, k, dtype, reps);
+        printf("  %5.2fx the storage-buffer kernel (%.1f)", gf / old, old);
+    }
+    printf("\n");
+    fflush(stdout);
     return gf;
+}
+
+static bool bench_open(struct bench *b, const struct cmp_device_options *options) {
+    struct lw_error err = {0};
+    if (cmp_device_create(options, &b->dev, &err) ||
+        cmp_arena_create(b->dev, CMP_MEMORY_DEVICE, 0, &b->arena, &err) ||
+        cmp_cmd_create(b->dev, &b->cmd, &err)) {
+        fprintf(stderr, "lorweb bench: %s: %s\n", lw_status_str(err.status), err.message);
+        return false;
+    }
+    return true;
+}
+
+static void bench_close(struct bench *b) {
+    cmp_cmd_destroy(b->cmd);
+    cmp_arena_destroy(b->arena);
+    cmp_device_destroy(b->dev);
 }
 
 static void bench_attention(struct bench *b, int tokens, int heads, int dim, int reps, double matmul_rate) {
@@ -116,11 +148,14 @@ int cli_bench(int argc, char **argv) {
         execv("/proc/self/exe", args);
         perror("lorweb bench: re-exec");
     }
-    struct bench    b = {0};
-    struct lw_error err = {0};
-    if (cmp_device_create(NULL, &b.dev, &err) || cmp_arena_create(b.dev, CMP_MEMORY_DEVICE, 0, &b.arena, &err) ||
-        cmp_cmd_create(b.dev, &b.cmd, &err)) {
-        fprintf(stderr, "lorweb bench: %s: %s\n", lw_status_str(err.status), err.message);
+    struct bench b = {0}, storage = {0};
+    if (!bench_open(&b, NULL)) return 1;
+    const struct cmp_device_info *info = cmp_device_info(b.dev);
+    struct cmp_device_options storage_options = {.select = info->name, .no_texel_buffers = true};
+    bool                      with_storage =
+        info->type == CMP_DEVICE_CPU && info->max_texel_elements > 0 && !flux_only && !vae_only;
+    if (with_storage && !bench_open(&storage, &storage_options)) {
+        bench_close(&b);
         return 1;
     }
     printf("device: %s; OpenBLAS %s on %d threads (OPENBLAS_CORETYPE=%s)\n", cmp_device_info(b.dev)->name,
@@ -131,17 +166,17 @@ int cli_bench(int argc, char **argv) {
     for (int s = 0; s < count; s++) {
         int    m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         double blas = blas_gflops(m, n, k, reps);
-        rate = bench_matmul(&b, m, n, k, LW_DTYPE_F32, reps, blas);
-        bench_matmul(&b, m, n, k, LW_DTYPE_F16, reps, blas);
-        bench_matmul(&b, m, n, k, LW_DTYPE_BF16, reps, blas);
+        struct bench *old = with_storage ? &storage : NULL;
+        rate = bench_matmul(&b, old, m, n, k, LW_DTYPE_F32, reps, blas);
+        bench_matmul(&b, old, m, n, k, LW_DTYPE_F16, reps, blas);
+        bench_matmul(&b, old, m, n, k, LW_DTYPE_BF16, reps, blas);
     }
     if (flux_only || vae_only) {}
     else if (quick) bench_attention(&b, 1024, 4, 128, reps, rate);
     else bench_attention(&b, 8704, 24, 128, 1, rate);
     int status = vae_only ? 0 : bench_flux(b.dev, quick);
     if (!flux_only && status == 0) status = bench_vae(b.dev, quick);
-    cmp_cmd_destroy(b.cmd);
-    cmp_arena_destroy(b.arena);
-    cmp_device_destroy(b.dev);
+    if (with_storage) bench_close(&storage);
+    bench_close(&b);
     return status;
 }

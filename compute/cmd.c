@@ -21,8 +21,12 @@ struct cmp_cmd {
     VkFence            fence;
     VkDescriptorPool  *descriptor_pools;
     uint32_t           pool_count, pool_capacity, sets_in_last_pool;
+    /* The texel-buffer views the recorded dispatches bind; they live until reset or destroy. */
+    VkBufferView      *texel_views;
+    uint32_t           texel_view_count, texel_view_capacity;
     bool               recording, ended;
     uint32_t           command_count, dispatch_count;
+    enum cmp_kernel_id last_kernel;
     enum lw_status     error;
     char               error_message[sizeof(((struct lw_error *)0)->message)];
     /* Profiling: the kernel of each timestamped dispatch. */
@@ -81,6 +85,7 @@ cleanup:
     return status;
 }
 
+/* Destroys what the recorded dispatches bound: descriptor pools and texel views. */
 static void pools_destroy(struct cmp_cmd *cmd) {
     for (uint32_t i = 0; i < cmd->pool_count; i++) {
         vkDestroyDescriptorPool(cmd->device->device, cmd->descriptor_pools[i], NULL);
@@ -88,6 +93,11 @@ static void pools_destroy(struct cmp_cmd *cmd) {
     }
     cmd->pool_count = 0;
     cmd->sets_in_last_pool = 0;
+    for (uint32_t i = 0; i < cmd->texel_view_count; i++) {
+        vkDestroyBufferView(cmd->device->device, cmd->texel_views[i], NULL);
+        cmp_count_destroyed(cmd->device);
+    }
+    cmd->texel_view_count = 0;
 }
 
 void cmp_cmd_destroy(struct cmp_cmd *cmd) {
@@ -96,6 +106,7 @@ void cmp_cmd_destroy(struct cmp_cmd *cmd) {
     if (cmd->recording || cmd->ended) vkQueueWaitIdle(dev->queue);
     pools_destroy(cmd);
     free(cmd->descriptor_pools);
+    free(cmd->texel_views);
     if (cmd->query_pool) {
         vkDestroyQueryPool(dev->device, cmd->query_pool, NULL);
         cmp_count_destroyed(dev);
@@ -154,7 +165,8 @@ static bool command_begin(struct cmp_cmd *cmd) {
     return true;
 }
 
-static VkDescriptorSet descriptor_set_allocate(struct cmp_cmd *cmd) {
+static VkDescriptorSet descriptor_set_allocate(struct cmp_cmd          *cmd,
+                                               const struct cmp_kernel *kernel) {
     struct cmp_device *dev = cmd->device;
     if (cmd->pool_count == 0 || cmd->sets_in_last_pool == SETS_PER_POOL) {
         if (cmd->pool_count == cmd->pool_capacity) {
@@ -167,15 +179,17 @@ static VkDescriptorSet descriptor_set_allocate(struct cmp_cmd *cmd) {
             cmd->descriptor_pools = grown;
             cmd->pool_capacity = capacity;
         }
-        VkDescriptorPoolSize size = {
-            .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .descriptorCount = SETS_PER_POOL * CMP_MAX_BINDINGS,
+        VkDescriptorPoolSize sizes[] = {
+            {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+             .descriptorCount = SETS_PER_POOL * CMP_MAX_BINDINGS},
+            {.type = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+             .descriptorCount = SETS_PER_POOL * CMP_MAX_TEXELS},
         };
         VkDescriptorPoolCreateInfo info = {
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
             .maxSets = SETS_PER_POOL,
-            .poolSizeCount = 1,
-            .pPoolSizes = &size,
+            .poolSizeCount = 2,
+            .pPoolSizes = sizes,
         };
         VkDescriptorPool pool;
         if (vkCreateDescriptorPool(dev->device, &info, NULL, &pool) != VK_SUCCESS) {
@@ -190,7 +204,7 @@ static VkDescriptorSet descriptor_set_allocate(struct cmp_cmd *cmd) {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
         .descriptorPool = cmd->descriptor_pools[cmd->pool_count - 1],
         .descriptorSetCount = 1,
-        .pSetLayouts = &dev->set_layout,
+        .pSetLayouts = &kernel->set_layout,
     };
     VkDescriptorSet set = VK_NULL_HANDLE;
     if (vkAllocateDescriptorSets(dev->device, &alloc, &set) != VK_SUCCESS) {
@@ -199,6 +213,37 @@ static VkDescriptorSet descriptor_set_allocate(struct cmp_cmd *cmd) {
     }
     cmd->sets_in_last_pool++;
     return set;
+}
+
+/* A texel view of `view` in `format`, kept by the command list until reset; VK_NULL_HANDLE (and the
+ * error recorded) on failure. */
+static VkBufferView texel_view_create(struct cmp_cmd *cmd, VkFormat format, struct cmp_view view) {
+    struct cmp_device *dev = cmd->device;
+    if (cmd->texel_view_count == cmd->texel_view_capacity) {
+        uint32_t      capacity = cmd->texel_view_capacity ? 2 * cmd->texel_view_capacity : 16;
+        VkBufferView *grown = realloc(cmd->texel_views, capacity * sizeof *grown);
+        if (!grown) {
+            record_error(cmd, LW_ERR_HOST_MEMORY, "out of host memory for texel views");
+            return VK_NULL_HANDLE;
+        }
+        cmd->texel_views = grown;
+        cmd->texel_view_capacity = capacity;
+    }
+    VkBufferViewCreateInfo info = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+        .buffer = view.buffer->buffer,
+        .format = format,
+        .offset = view.offset,
+        .range = view.bytes,
+    };
+    VkBufferView texel_view;
+    if (vkCreateBufferView(dev->device, &info, NULL, &texel_view) != VK_SUCCESS) {
+        record_error(cmd, LW_ERR_VULKAN, "vkCreateBufferView failed");
+        return VK_NULL_HANDLE;
+    }
+    cmp_count_created(dev);
+    cmd->texel_views[cmd->texel_view_count++] = texel_view;
+    return texel_view;
 }
 
 static bool bindings_valid(struct cmp_cmd *cmd, struct cmp_kernel *kernel,
@@ -211,7 +256,15 @@ static bool bindings_valid(struct cmp_cmd *cmd, struct cmp_kernel *kernel,
         if (!v->buffer) problem = "has no buffer";
         else if (v->bytes == 0 || v->offset + v->bytes > v->buffer->bytes)
             problem = "lies outside its buffer";
-        else if (v->offset % info->min_storage_offset_alignment)
+        else if (i < kernel->texel_count) {
+            if (v->offset % info->min_texel_offset_alignment)
+                problem =
+                    "starts at an offset that is not a multiple of the texel-buffer alignment";
+            else if (v->bytes % kernel->texel_bytes[i])
+                problem = "is not a whole number of texels";
+            else if (v->bytes / kernel->texel_bytes[i] > info->max_texel_elements)
+                problem = "has more texels than the device's maxTexelBufferElements";
+        } else if (v->offset % info->min_storage_offset_alignment)
             problem = "starts at an offset that is not a multiple of the storage alignment";
         else if (v->bytes > info->max_storage_buffer_range)
             problem = "is larger than the device's maxStorageBufferRange";
@@ -240,32 +293,46 @@ void cmp_cmd_dispatch(struct cmp_cmd *cmd, struct cmp_kernel *kernel, const stru
         record_error(cmd, LW_ERR_TOO_LARGE, message);
         return;
     }
+    if (binding_count < kernel->texel_count) {
+        char message[160];
+        snprintf(message, sizeof message, "kernel %s: %u bindings given, it reads %u texel buffers",
+                 cmp_kernel_name(kernel->id), binding_count, kernel->texel_count);
+        record_error(cmd, LW_ERR_ARGUMENT, message);
+        return;
+    }
     if (!bindings_valid(cmd, kernel, bindings, binding_count) || !command_begin(cmd)) return;
-    VkDescriptorSet set = descriptor_set_allocate(cmd);
+    VkDescriptorSet set = descriptor_set_allocate(cmd, kernel);
     if (!set) return;
     VkDescriptorBufferInfo infos[CMP_MAX_BINDINGS];
+    VkBufferView           views[CMP_MAX_TEXELS];
     VkWriteDescriptorSet   writes[CMP_MAX_BINDINGS];
     for (uint32_t i = 0; i < binding_count; i++) {
-        infos[i] = (VkDescriptorBufferInfo){
-            .buffer = bindings[i].buffer->buffer,
-            .offset = bindings[i].offset,
-            .range = bindings[i].bytes,
-        };
         writes[i] = (VkWriteDescriptorSet){
             .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
             .dstSet = set,
             .dstBinding = i,
             .descriptorCount = 1,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .pBufferInfo = &infos[i],
         };
+        if (i < kernel->texel_count) {
+            if (!(views[i] = texel_view_create(cmd, kernel->texel_formats[i], bindings[i]))) return;
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            writes[i].pTexelBufferView = &views[i];
+            continue;
+        }
+        infos[i] = (VkDescriptorBufferInfo){
+            .buffer = bindings[i].buffer->buffer,
+            .offset = bindings[i].offset,
+            .range = bindings[i].bytes,
+        };
+        writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        writes[i].pBufferInfo = &infos[i];
     }
     vkUpdateDescriptorSets(cmd->device->device, binding_count, writes, 0, NULL);
     vkCmdBindPipeline(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, kernel->pipeline);
-    vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE,
-                            cmd->device->pipeline_layout, 0, 1, &set, 0, NULL);
+    vkCmdBindDescriptorSets(cmd->buffer, VK_PIPELINE_BIND_POINT_COMPUTE, kernel->pipeline_layout, 0,
+                            1, &set, 0, NULL);
     if (push_bytes)
-        vkCmdPushConstants(cmd->buffer, cmd->device->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+        vkCmdPushConstants(cmd->buffer, kernel->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                            push_bytes, push);
     bool timed = cmd->query_pool && cmd->timed_count < MAX_TIMESTAMPS / 2;
     if (timed)
@@ -278,6 +345,7 @@ void cmp_cmd_dispatch(struct cmp_cmd *cmd, struct cmp_kernel *kernel, const stru
         cmd->timed_kernels[cmd->timed_count++] = kernel->id;
     }
     cmd->dispatch_count++;
+    cmd->last_kernel = kernel->id;
 }
 
 static bool view_valid(struct cmp_cmd *cmd, struct cmp_view v, const char *what) {
@@ -360,4 +428,8 @@ void cmp_cmd_set_error(struct cmp_cmd *cmd, enum lw_status status, const char *m
 
 uint32_t cmp_cmd_dispatch_count(const struct cmp_cmd *cmd) {
     return cmd->dispatch_count;
+}
+
+enum cmp_kernel_id cmp_cmd_last_kernel(const struct cmp_cmd *cmd) {
+    return cmd->dispatch_count ? cmd->last_kernel : CMP_KERNEL_COUNT;
 }

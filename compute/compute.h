@@ -52,6 +52,8 @@ struct cmp_device_info {
     bool                 cooperative_matrix_nv;
     uint64_t             max_storage_buffer_range; /* largest view a kernel may bind */
     uint64_t             min_storage_offset_alignment; /* bound views start at multiples of this */
+    uint64_t             max_texel_elements;           /* texels a texel-buffer binding may hold */
+    uint64_t min_texel_offset_alignment; /* texel-buffer bindings start at multiples of this */
     uint64_t             max_allocation_bytes;
     uint32_t             max_shared_memory_bytes;
     uint32_t             max_workgroup_invocations;
@@ -83,6 +85,9 @@ struct cmp_device_options {
     /* Tests: when > 0, lowers the device's max storage buffer range to this many bytes, so code that
      * splits large tensors can be exercised with small ones. */
     uint64_t storage_range_limit;
+    /* Tests and benchmarks: report no texel-buffer support (max_texel_elements 0), so ops choose
+     * their storage-buffer kernel variants everywhere. */
+    bool no_texel_buffers;
     /* Record per-dispatch timestamps and print a table to stderr at destroy. Default: LORWEB_PROFILE. */
     bool profile;
 };
@@ -205,6 +210,9 @@ void cmp_cmd_fill(struct cmp_cmd *cmd, struct cmp_view dst, uint32_t word);
 enum lw_status cmp_cmd_submit(struct cmp_cmd *cmd, struct lw_error *err);
 /* Number of dispatches recorded. */
 uint32_t cmp_cmd_dispatch_count(const struct cmp_cmd *cmd);
+/* The kernel of the last dispatch recorded (tests check which variant an op chose);
+ * CMP_KERNEL_COUNT when none since the last reset. */
+enum cmp_kernel_id cmp_cmd_last_kernel(const struct cmp_cmd *cmd);
 
 /* Convenience: ceil(a / b) for workgroup counts. */
 static inline uint32_t cmp_div_up(uint64_t a, uint32_t b) {

@@ -137,6 +137,8 @@ static void describe(VkPhysicalDevice physical, struct cmp_device_info *info) {
     info->subgroup_shuffle = (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) != 0;
     info->max_storage_buffer_range = p->limits.maxStorageBufferRange;
     info->min_storage_offset_alignment = p->limits.minStorageBufferOffsetAlignment;
+    info->max_texel_elements = p->limits.maxTexelBufferElements;
+    info->min_texel_offset_alignment = p->limits.minTexelBufferOffsetAlignment;
     info->max_shared_memory_bytes = p->limits.maxComputeSharedMemorySize;
     info->max_workgroup_invocations = p->limits.maxComputeWorkGroupInvocations;
     for (int i = 0; i < 3; i++) info->max_workgroup_count[i] = p->limits.maxComputeWorkGroupCount[i];
@@ -325,30 +327,10 @@ static enum lw_status logical_create(struct cmp_device *dev, struct lw_error *er
     VK_TRY(dev, vkCreateDevice(dev->physical, &info, NULL, &dev->device));
     vkGetDeviceQueue(dev->device, dev->queue_family, 0, &dev->queue);
 
-    VkDescriptorSetLayoutBinding bindings[CMP_MAX_BINDINGS];
-    for (uint32_t i = 0; i < CMP_MAX_BINDINGS; i++)
-        bindings[i] = (VkDescriptorSetLayoutBinding){
-            .binding = i,
-            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .descriptorCount = 1,
-            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
-        };
-    VkDescriptorSetLayoutCreateInfo set_info = {
-        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-        .bindingCount = CMP_MAX_BINDINGS,
-        .pBindings = bindings,
-    };
-    VK_TRY(dev, vkCreateDescriptorSetLayout(dev->device, &set_info, NULL, &dev->set_layout));
-    VkPushConstantRange push = {
-        .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = CMP_MAX_PUSH_BYTES};
-    VkPipelineLayoutCreateInfo layout_info = {
-        .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
-        .setLayoutCount = 1,
-        .pSetLayouts = &dev->set_layout,
-        .pushConstantRangeCount = 1,
-        .pPushConstantRanges = &push,
-    };
-    VK_TRY(dev, vkCreatePipelineLayout(dev->device, &layout_info, NULL, &dev->pipeline_layout));
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout      pipeline_layout;
+    if ((status = cmp_layouts_get(dev, 0, &set_layout, &pipeline_layout, err)) != LW_OK)
+        goto cleanup;
 
     VkCommandPoolCreateInfo pool_info = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -423,6 +405,7 @@ enum lw_status cmp_device_create(const struct cmp_device_options *options, struc
     if (!dev->lose_device_at && lose) dev->lose_device_at = (uint32_t)strtoul(lose, NULL, 10);
     if (options->storage_range_limit && options->storage_range_limit < dev->info.max_storage_buffer_range)
         dev->info.max_storage_buffer_range = options->storage_range_limit;
+    if (options->no_texel_buffers) dev->info.max_texel_elements = 0;
     const char *profile = getenv("LORWEB_PROFILE");
     dev->profile = options->profile || (profile && *profile && strcmp(profile, "0") != 0);
     if (dev->info.timestamp_period_ns == 0) dev->profile = false;
@@ -469,6 +452,48 @@ static void profile_print(struct cmp_device *dev) {
     }
 }
 
+enum lw_status cmp_layouts_get(struct cmp_device *dev, uint32_t texel_count,
+                               VkDescriptorSetLayout *set_layout, VkPipelineLayout *pipeline_layout,
+                               struct lw_error *err) {
+    enum lw_status status = LW_OK;
+    LW_ASSERT(texel_count <= CMP_MAX_TEXELS);
+    if (!dev->set_layouts[texel_count]) {
+        VkDescriptorSetLayoutBinding bindings[CMP_MAX_BINDINGS];
+        for (uint32_t i = 0; i < CMP_MAX_BINDINGS; i++)
+            bindings[i] = (VkDescriptorSetLayoutBinding){
+                .binding = i,
+                .descriptorType = i < texel_count ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                  : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                .descriptorCount = 1,
+                .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
+            };
+        VkDescriptorSetLayoutCreateInfo set_info = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+            .bindingCount = CMP_MAX_BINDINGS,
+            .pBindings = bindings,
+        };
+        VK_TRY(dev, vkCreateDescriptorSetLayout(dev->device, &set_info, NULL,
+                                                &dev->set_layouts[texel_count]));
+    }
+    if (!dev->pipeline_layouts[texel_count]) {
+        VkPushConstantRange push = {
+            .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = CMP_MAX_PUSH_BYTES};
+        VkPipelineLayoutCreateInfo layout_info = {
+            .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+            .setLayoutCount = 1,
+            .pSetLayouts = &dev->set_layouts[texel_count],
+            .pushConstantRangeCount = 1,
+            .pPushConstantRanges = &push,
+        };
+        VK_TRY(dev, vkCreatePipelineLayout(dev->device, &layout_info, NULL,
+                                           &dev->pipeline_layouts[texel_count]));
+    }
+    *set_layout = dev->set_layouts[texel_count];
+    *pipeline_layout = dev->pipeline_layouts[texel_count];
+cleanup:
+    return status;
+}
+
 void cmp_device_destroy(struct cmp_device *dev) {
     if (!dev) return;
     if (dev->device) {
@@ -479,8 +504,12 @@ void cmp_device_destroy(struct cmp_device *dev) {
         cmp_kernels_destroy(dev);
         if (dev->transfer_fence) vkDestroyFence(dev->device, dev->transfer_fence, NULL);
         if (dev->transfer_pool) vkDestroyCommandPool(dev->device, dev->transfer_pool, NULL);
-        if (dev->pipeline_layout) vkDestroyPipelineLayout(dev->device, dev->pipeline_layout, NULL);
-        if (dev->set_layout) vkDestroyDescriptorSetLayout(dev->device, dev->set_layout, NULL);
+        for (int t = 0; t <= CMP_MAX_TEXELS; t++) {
+            if (dev->pipeline_layouts[t])
+                vkDestroyPipelineLayout(dev->device, dev->pipeline_layouts[t], NULL);
+            if (dev->set_layouts[t])
+                vkDestroyDescriptorSetLayout(dev->device, dev->set_layouts[t], NULL);
+        }
         vkDestroyDevice(dev->device, NULL);
     }
     if (dev->instance) vkDestroyInstance(dev->instance, NULL);

@@ -23,9 +23,18 @@ struct cmp_pipeline_entry {
     struct cmp_kernel *kernel;
 };
 
+/* A kernel's first `texel_count` bindings are uniform texel buffers (samplerBuffer) of the formats
+ * named in the kernel table; the rest are storage buffers. Its layouts are the device's for that
+ * count (borrowed). */
+#define CMP_MAX_TEXELS 4
 struct cmp_kernel {
-    enum cmp_kernel_id id;
-    VkPipeline         pipeline;
+    enum cmp_kernel_id    id;
+    VkPipeline            pipeline;
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout      pipeline_layout;
+    uint32_t              texel_count;
+    VkFormat              texel_formats[CMP_MAX_TEXELS];
+    uint32_t              texel_bytes[CMP_MAX_TEXELS]; /* bytes per texel */
 };
 
 struct cmp_profile_entry {
@@ -45,8 +54,10 @@ struct cmp_device {
     uint32_t                       host_memory_type;   /* host-visible + coherent */
     bool                           device_memory_mappable;
 
-    VkDescriptorSetLayout set_layout;
-    VkPipelineLayout      pipeline_layout;
+    /* Layouts by the number of leading texel bindings: [0] is all storage buffers (every kernel
+     * without texels); the others are created when a kernel first needs them. */
+    VkDescriptorSetLayout set_layouts[CMP_MAX_TEXELS + 1];
+    VkPipelineLayout      pipeline_layouts[CMP_MAX_TEXELS + 1];
     VkPipelineCache       pipeline_cache;
     char                  cache_path[4096];
 
@@ -100,6 +111,11 @@ static inline void cmp_count_destroyed(struct cmp_device *device) {
 void cmp_pipeline_cache_load(struct cmp_device *device);
 void cmp_pipeline_cache_save(struct cmp_device *device);
 void cmp_kernels_destroy(struct cmp_device *device);
+/* The descriptor-set and pipeline layouts for kernels whose first `texel_count` bindings are texel
+ * buffers, created on first use; the device destroys them. */
+enum lw_status cmp_layouts_get(struct cmp_device *device, uint32_t texel_count,
+                               VkDescriptorSetLayout *set_layout, VkPipelineLayout *pipeline_layout,
+                               struct lw_error *err);
 
 /* cmd.c: begins a command in `cmd` (recording, barrier) for code that records Vulkan commands
  * itself (fft.c); VK_NULL_HANDLE after a recording error. */

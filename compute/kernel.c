@@ -139,10 +139,56 @@ const char *cmp_kernel_name(enum cmp_kernel_id id) {
     return cmp_kernel_sources[id].name;
 }
 
-static enum lw_status pipeline_create(struct cmp_device *dev, enum cmp_kernel_id id,
+/* The texel formats a kernel table may name, and what they are in Vulkan. */
+static const struct {
+    const char *name;
+    VkFormat    format;
+    uint32_t    bytes;
+} texel_formats[] = {
+    {"r32f", VK_FORMAT_R32_SFLOAT, 4},
+    {"rgba32f", VK_FORMAT_R32G32B32A32_SFLOAT, 16},
+    {"rgba16f", VK_FORMAT_R16G16B16A16_SFLOAT, 8},
+    {"rg32ui", VK_FORMAT_R32G32_UINT, 8},
+    {"rgba32ui", VK_FORMAT_R32G32B32A32_UINT, 16},
+};
+
+/* Reads the kernel table's texel formats into `kernel` and checks that the device can sample them:
+ * LW_ERR_UNSUPPORTED when it cannot (callers then use a storage-buffer variant). */
+static enum lw_status texels_parse(struct cmp_device *dev, struct cmp_kernel *kernel,
+                                   struct lw_error *err) {
+    const char *list = cmp_kernel_sources[kernel->id].texel_formats;
+    kernel->texel_count = 0;
+    while (list && *list) {
+        size_t len = strcspn(list, ",");
+        size_t f = 0;
+        while (f < sizeof texel_formats / sizeof *texel_formats &&
+               (strlen(texel_formats[f].name) != len || strncmp(texel_formats[f].name, list, len)))
+            f++;
+        if (f == sizeof texel_formats / sizeof *texel_formats ||
+            kernel->texel_count == CMP_MAX_TEXELS)
+            return lw_error_set(
+                err, LW_ERR_ARGUMENT, "kernel %s: texel formats \"%s\" not understood",
+                cmp_kernel_name(kernel->id), cmp_kernel_sources[kernel->id].texel_formats);
+        VkFormatProperties props;
+        vkGetPhysicalDeviceFormatProperties(dev->physical, texel_formats[f].format, &props);
+        if (!(props.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT))
+            return lw_error_set(err, LW_ERR_UNSUPPORTED,
+                                "kernel %s: the device cannot read %s texel buffers",
+                                cmp_kernel_name(kernel->id), texel_formats[f].name);
+        kernel->texel_formats[kernel->texel_count] = texel_formats[f].format;
+        kernel->texel_bytes[kernel->texel_count++] = texel_formats[f].bytes;
+        list += len + (list[len] == ',');
+    }
+    return cmp_layouts_get(dev, kernel->texel_count, &kernel->set_layout, &kernel->pipeline_layout,
+                           err);
+}
+
+static enum lw_status pipeline_create(struct cmp_device *dev, struct cmp_kernel *kernel,
                                       const uint32_t *specs, uint32_t spec_count, VkPipeline *out,
                                       struct lw_error *err) {
-    enum lw_status           status = LW_OK;
+    enum cmp_kernel_id id = kernel->id;
+    enum lw_status     status = texels_parse(dev, kernel, err);
+    if (status != LW_OK) return status;
     VkShaderModule           module = VK_NULL_HANDLE;
     VkShaderModuleCreateInfo module_info = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
@@ -170,7 +216,7 @@ static enum lw_status pipeline_create(struct cmp_device *dev, enum cmp_kernel_id
                 .pName = "main",
                 .pSpecializationInfo = spec_count ? &spec : NULL,
             },
-        .layout = dev->pipeline_layout,
+        .layout = kernel->pipeline_layout,
     };
     VK_TRY(dev, vkCreateComputePipelines(dev->device, dev->pipeline_cache, 1, &info, NULL, out));
 cleanup:
@@ -203,7 +249,7 @@ enum lw_status cmp_kernel_get(struct cmp_device *dev, enum cmp_kernel_id id, con
     struct cmp_kernel *kernel = calloc(1, sizeof *kernel);
     if (!kernel) return lw_error_set(err, LW_ERR_HOST_MEMORY, "out of host memory");
     kernel->id = id;
-    enum lw_status status = pipeline_create(dev, id, specs, spec_count, &kernel->pipeline, err);
+    enum lw_status status = pipeline_create(dev, kernel, specs, spec_count, &kernel->pipeline, err);
     if (status != LW_OK) {
         free(kernel);
         return status;

@@ -64,6 +64,26 @@ struct op_binding op_bind(const struct op_tensor *t, uint32_t bytes) {
     return b;
 }
 
+bool op_bind_texels(const struct op_tensor *t, uint32_t elem_bytes, uint32_t texel_bytes,
+                    struct op_binding *out) {
+    const struct cmp_buffer      *buffer = t->view.buffer;
+    const struct cmp_device_info *info = cmp_device_info(cmp_buffer_device(buffer));
+    uint64_t                      align = info->min_texel_offset_alignment > texel_bytes
+                                              ? info->min_texel_offset_alignment
+                                              : texel_bytes;
+    uint64_t                      start = t->view.offset - t->view.offset % align;
+    uint64_t                      size = cmp_buffer_bytes(buffer) - start,
+             limit = info->max_texel_elements * texel_bytes;
+    if (size > limit) size = limit;
+    size -= size % texel_bytes;
+    uint64_t span = (uint64_t)((t->rows - 1) * op_stride(t) + t->cols) * elem_bytes;
+    if ((t->view.offset - start) % texel_bytes || t->view.offset + span > start + size)
+        return false;
+    *out = (struct op_binding){.view = {.buffer = t->view.buffer, .offset = start, .bytes = size},
+                               .offset = (uint32_t)((t->view.offset - start) / elem_bytes)};
+    return true;
+}
+
 struct op_binding op_bind_optional(const struct op_tensor *t, const struct op_tensor *fallback,
                                    uint32_t bytes) {
     if (!op_tensor_absent(t)) return op_bind(t, bytes);

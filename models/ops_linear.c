@@ -63,13 +63,28 @@ enum lw_status op_matmul(struct op_ctx *ctx, const struct op_matmul_args *a, str
                             lw_dtype_info(a->w.dtype) ? lw_dtype_info(a->w.dtype)->name : "?");
     }
     struct op_binding x = op_bind(&a->x, 4), w = op_bind(&a->w, wb), y = op_bind(&a->y, 4);
-    /* Four K-elements per load when everything lines up (the usual case for model weights); that
-     * kernel computes 8×8 outputs per invocation, the general one 4×4, in 8×8 workgroups. */
-    uint32_t tile = 32;
-    if (k % 4 == 0 && x.offset % 4 == 0 && op_stride(&a->x) % 4 == 0 && w.offset % 4 == 0)
-        tile = 64, id = id == CMP_KERNEL_MATMUL_F32   ? CMP_KERNEL_MATMUL_VEC4_F32
-             : id == CMP_KERNEL_MATMUL_F16 ? CMP_KERNEL_MATMUL_VEC4_F16
-                                           : CMP_KERNEL_MATMUL_VEC4_BF16;
+    /* Four K-elements per load when everything lines up (the usual case for model weights). On CPU
+     * devices that read x and W as texel buffers (32×6 outputs per invocation, 8×1 workgroups); on
+     * others as storage buffers (8×8 per invocation, 8×8 workgroups). Otherwise the general kernel
+     * (4×4 per invocation, 8×8 workgroups). */
+    uint32_t groups_x = cmp_div_up((uint64_t)n, 32), groups_y = cmp_div_up((uint64_t)m, 32);
+    bool     aligned =
+        k % 4 == 0 && x.offset % 4 == 0 && op_stride(&a->x) % 4 == 0 && w.offset % 4 == 0;
+    bool on_cpu = cmp_device_info(ctx->device)->type == CMP_DEVICE_CPU;
+    int  variant = id == CMP_KERNEL_MATMUL_F32 ? 0 : id == CMP_KERNEL_MATMUL_F16 ? 1 : 2;
+    struct op_binding x_texels, w_texels;
+    if (aligned && on_cpu && op_bind_texels(&a->x, 4, 16, &x_texels) &&
+        op_bind_texels(&a->w, wb, 4 * wb, &w_texels)) {
+        static const enum cmp_kernel_id texel_ids[] = {
+            CMP_KERNEL_MATMUL_TEXEL_F32, CMP_KERNEL_MATMUL_TEXEL_F16, CMP_KERNEL_MATMUL_TEXEL_BF16};
+        id = texel_ids[variant], x = x_texels, w = w_texels;
+        groups_x = cmp_div_up((uint64_t)n, 8 * 6), groups_y = cmp_div_up((uint64_t)m, 32);
+    } else if (aligned) {
+        static const enum cmp_kernel_id vec4_ids[] = {
+            CMP_KERNEL_MATMUL_VEC4_F32, CMP_KERNEL_MATMUL_VEC4_F16, CMP_KERNEL_MATMUL_VEC4_BF16};
+        id = vec4_ids[variant];
+        groups_x = cmp_div_up((uint64_t)n, 64), groups_y = cmp_div_up((uint64_t)m, 64);
+    }
     struct op_binding b = op_bind_optional(&a->bias, &a->x, 4), g = op_bind_optional(&a->gate, &a->x, 4);
     struct matmul_push p = {
         .m = (uint32_t)m, .n = (uint32_t)n, .k = (uint32_t)k,
@@ -81,8 +96,7 @@ enum lw_status op_matmul(struct op_ctx *ctx, const struct op_matmul_args *a, str
     struct cmp_kernel *kernel;
     if ((status = op_kernel(ctx, id, NULL, 0, &kernel, err))) return status;
     struct cmp_view views[] = {x.view, w.view, b.view, g.view, y.view};
-    cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, cmp_div_up((uint64_t)n, tile),
-                     cmp_div_up((uint64_t)m, tile), 1);
+    cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, groups_x, groups_y, 1);
     return LW_OK;
 }
 

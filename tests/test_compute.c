@@ -1,5 +1,6 @@
 /* The compute core: buffers, staging, arenas, kernels, recording, replay, errors, fault injection
- * and the pipeline cache. Uses the `fill` kernel only, so it stands on its own. */
+ * and the pipeline cache. Uses the `fill` kernel, and `matmul_texel_f32` for texel-buffer bindings
+ * (its push block written out here, so the test stands on its own). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,63 @@ static void test_replay(struct cmp_device *dev) {
     cmp_cmd_destroy(cmd);
     cmp_buffer_destroy(src);
     cmp_buffer_destroy(dst);
+}
+
+/* Texel-buffer bindings: the view reads from the bound offset, views live until reset, and bad
+ * texel bindings are errors naming the kernel and binding. */
+static void test_texel_bindings(struct cmp_device *dev) {
+    struct cmp_kernel *k = NULL;
+    struct lw_error    err = {0};
+    if (cmp_kernel_get(dev, CMP_KERNEL_MATMUL_TEXEL_F32, NULL, 0, &k, &err) == LW_ERR_UNSUPPORTED) {
+        printf("no texel buffers on this device: %s\n", err.message);
+        return;
+    }
+    th_check(k != NULL, "texel kernel: %s", err.message);
+    struct cmp_buffer *buf = NULL;
+    struct cmp_cmd    *cmd = NULL;
+    cmp_buffer_create(dev, 256, CMP_MEMORY_DEVICE, &buf, &err);
+    /* x = (1, 2, 3, 4) at byte 16, W = (5, 6, 7, 8) at byte 48, y at byte 128: y = 70. */
+    float host[64] = {0};
+    for (int i = 0; i < 4; i++)
+        host[4 + i] = 1.0f + (float)i, host[12 + i] = 5.0f + (float)i;
+    cmp_view_upload(cmp_buffer_view(buf), host, sizeof host, &err);
+    uint32_t        push[14] = {1, 1, 4, 0, 4, 0, 0, 1};
+    struct cmp_view x = {buf, 16, 16}, w = {buf, 48, 16}, y = {buf, 128, 4}, any = {buf, 0, 4};
+    struct cmp_view views[5] = {x, w, any, any, y};
+    uint64_t        before = cmp_device_live_objects(dev);
+    cmp_cmd_create(dev, &cmd, &err);
+    uint64_t with_cmd = cmp_device_live_objects(dev);
+    cmp_cmd_dispatch(cmd, k, views, 5, push, sizeof push, 1, 1, 1);
+    th_check(cmp_cmd_submit(cmd, &err) == LW_OK, "texel dispatch: %s", err.message);
+    float out = 0;
+    cmp_view_download(y, &out, 4, &err);
+    th_check(out == 70.0f, "texel views read from their offsets: %g, want 70", out);
+    th_check(cmp_device_live_objects(dev) >= with_cmd + 3, "two texel views and a pool recorded");
+    cmp_cmd_reset(cmd);
+    th_check(cmp_device_live_objects(dev) == with_cmd, "reset frees the texel views");
+    const struct cmp_device_info *info = cmp_device_info(dev);
+    struct {
+        struct cmp_view x;
+        uint32_t        count;
+        const char     *problem;
+    } bad[] = {
+        {{buf, 20, 16}, 5, "alignment"},    /* offset not a multiple of the texel alignment */
+        {{buf, 16, 12}, 5, "whole number"}, /* not a whole number of 16-byte texels */
+        {x, 1, "texel buffers"},            /* fewer bindings than texel bindings */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (i == 0 && info->min_texel_offset_alignment <= 4) continue;
+        struct cmp_view v[5] = {bad[i].x, w, any, any, y};
+        cmp_cmd_dispatch(cmd, k, v, bad[i].count, push, sizeof push, 1, 1, 1);
+        th_check(cmp_cmd_submit(cmd, &err) == LW_ERR_ARGUMENT &&
+                     strstr(err.message, "matmul_texel_f32") && strstr(err.message, bad[i].problem),
+                 "bad texel binding %zu refused: %s", i, err.message);
+        cmp_cmd_reset(cmd);
+    }
+    cmp_cmd_destroy(cmd);
+    th_check(cmp_device_live_objects(dev) == before,
+             "destroy frees everything the command list made");
+    cmp_buffer_destroy(buf);
 }
 
 static void test_arena(struct cmp_device *dev) {
@@ -244,6 +302,7 @@ int main(void) {
     test_buffers(dev, &rng);
     test_fill_shapes(dev);
     test_replay(dev);
+    test_texel_bindings(dev);
     test_arena(dev);
     th_check(cmp_device_allocated_bytes(dev) == 0, "all buffers freed");
     cmp_device_destroy(dev);

@@ -66,9 +66,34 @@ static float round_to(float x, enum lw_dtype dtype) {
     return dtype == LW_DTYPE_F16 ? th_round_f16(x) : dtype == LW_DTYPE_BF16 ? th_round_bf16(x) : x;
 }
 
+static void test_matmul(void);
+
+/* The storage-buffer kernels too, on a device that reports no texel-buffer support (on lavapipe
+ * the texel kernels are otherwise the ones chosen). */
+static void test_matmul_without_texels(void) {
+    struct cmp_device        *saved_dev = dev;
+    struct cmp_arena         *saved_arena = arena;
+    struct cmp_cmd           *saved_cmd = cmd;
+    struct cmp_device_options opt = {.no_texel_buffers = true, .cache_dir = ""};
+    struct lw_error           err = {0};
+    th_check(cmp_device_create(&opt, &dev, &err) == LW_OK, "device without texels: %s",
+             err.message);
+    th_check(cmp_arena_create(dev, CMP_MEMORY_DEVICE, 32u << 20, &arena, &err) == LW_OK,
+             "arena: %s", err.message);
+    th_check(cmp_cmd_create(dev, &cmd, &err) == LW_OK, "cmd: %s", err.message);
+    test_matmul();
+    cmp_cmd_destroy(cmd);
+    cmp_arena_destroy(arena);
+    cmp_device_destroy(dev);
+    dev = saved_dev, arena = saved_arena, cmd = saved_cmd;
+}
+
 static void test_matmul(void) {
-    const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {13, 17, 19}, {32, 32, 64}, {33, 31, 65}, {127, 3, 129}, {5, 200, 3},
-                             {1, 4, 4}, {13, 17, 20}, {37, 61, 132}};
+    const int shapes[][3] = {{1, 1, 1},     {3, 5, 7},   {13, 17, 19}, {32, 32, 64}, {33, 31, 65},
+                             {127, 3, 129}, {5, 200, 3}, {1, 4, 4},    {13, 17, 20}, {37, 61, 132},
+                             {65, 97, 40},  {31, 49, 8}, {100, 5, 36}};
+    const struct cmp_device_info *info = cmp_device_info(dev);
+    bool                texels = info->type == CMP_DEVICE_CPU && info->max_texel_elements > 0;
     const enum lw_dtype dtypes[] = {LW_DTYPE_F32, LW_DTYPE_F16, LW_DTYPE_BF16};
     struct op_ctx       ctx = {dev, cmd};
     for (size_t s = 0; s < 2 * sizeof shapes / sizeof shapes[0]; s++)
@@ -91,10 +116,20 @@ static void test_matmul(void) {
                 if (has_gate) a.gate = upload(g, 1, n, LW_DTYPE_F32);
                 struct lw_error err = {0};
                 th_check(op_matmul(&ctx, &a, &err) == LW_OK, "op_matmul: %s", err.message);
+                if (pad_elems == 4 && k % 4 == 0) { /* aligned: the variant for this device class */
+                    bool is_texel =
+                        (int)cmp_cmd_last_kernel(cmd) == CMP_KERNEL_MATMUL_TEXEL_F32 + di;
+                    bool is_vec4 = (int)cmp_cmd_last_kernel(cmd) == CMP_KERNEL_MATMUL_VEC4_F32 + di;
+                    th_check(texels ? is_texel : is_vec4, "matmul %dx%dx%d %s: %s kernel chosen", m,
+                             n, k, lw_dtype_info(dtypes[di])->name,
+                             cmp_kernel_name(cmp_cmd_last_kernel(cmd)));
+                }
                 float *got = download(ty);
                 char   what[96];
-                snprintf(what, sizeof what, "matmul %dx%dx%d %s act %d mode %d %s", m, n, k,
-                         lw_dtype_info(dtypes[di])->name, act, mode, pad_elems == 4 ? "aligned" : "odd offset");
+                snprintf(what, sizeof what, "matmul %dx%dx%d %s act %d mode %d %s%s", m, n, k,
+                         lw_dtype_info(dtypes[di])->name, act, mode,
+                         pad_elems == 4 ? "aligned" : "odd offset",
+                         texels ? "" : ", storage kernels");
                 th_check_close(what, got, want, (size_t)m * n, 1e-4, 1e-4);
                 free(x), free(w), free(b), free(g), free(y0), free(want), free(got);
             }
@@ -453,6 +488,7 @@ int main(void) {
     cmp_arena_create(dev, CMP_MEMORY_DEVICE, 32u << 20, &arena, &err);
     cmp_cmd_create(dev, &cmd, &err);
     test_matmul();
+    test_matmul_without_texels();
     cmp_arena_reset(arena);
     test_norm();
     cmp_arena_reset(arena);
