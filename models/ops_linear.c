@@ -181,10 +181,19 @@ enum lw_status op_attention(struct op_ctx *ctx, const struct op_attention_args *
     bool aligned = a->head_dim % 4 == 0 && q.offset % 4 == 0 && k.offset % 4 == 0 && v.offset % 4 == 0 &&
                    o.offset % 4 == 0 && p.q_stride % 4 == 0 && p.k_stride % 4 == 0 && p.v_stride % 4 == 0 &&
                    p.o_stride % 4 == 0;
+    /* On CPU devices, q, k and v as texel buffers (48 queries per workgroup, 8 per storage kernel's 32). */
     enum cmp_kernel_id id = aligned ? CMP_KERNEL_ATTENTION_VEC4 : CMP_KERNEL_ATTENTION;
+    uint32_t           queries_per_group = 32;
+    struct op_binding  q_texels, k_texels, v_texels;
+    if (aligned && cmp_device_info(ctx->device)->type == CMP_DEVICE_CPU && op_bind_texels(&a->q, 4, 16, &q_texels) &&
+        op_bind_texels(&a->k, 4, 16, &k_texels) && op_bind_texels(&a->v, 4, 16, &v_texels)) {
+        id = CMP_KERNEL_ATTENTION_TEXEL, queries_per_group = 8 * 6;
+        q = q_texels, k = k_texels, v = v_texels;
+        p.q_off = q.offset, p.k_off = k.offset, p.v_off = v.offset;
+    }
     if ((status = op_kernel(ctx, id, &chunk, 1, &kernel, err))) return status;
     struct cmp_view views[] = {q.view, k.view, v.view, b.view, o.view};
-    cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, cmp_div_up((uint64_t)mq, 32),
+    cmp_cmd_dispatch(ctx->cmd, kernel, views, 5, &p, sizeof p, cmp_div_up((uint64_t)mq, queries_per_group),
                      (uint32_t)a->heads, cmp_div_up((uint64_t)a->head_dim, chunk));
     return LW_OK;
 }

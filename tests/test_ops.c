@@ -66,11 +66,9 @@ static float round_to(float x, enum lw_dtype dtype) {
     return dtype == LW_DTYPE_F16 ? th_round_f16(x) : dtype == LW_DTYPE_BF16 ? th_round_bf16(x) : x;
 }
 
-static void test_matmul(void);
-
-/* The storage-buffer kernels too, on a device that reports no texel-buffer support (on lavapipe
- * the texel kernels are otherwise the ones chosen). */
-static void test_matmul_without_texels(void) {
+/* Runs `test` on a device that reports no texel-buffer support, so the storage-buffer kernels are
+ * tested too (on lavapipe the texel kernels are otherwise the ones chosen). */
+static void without_texels(void (*test)(void)) {
     struct cmp_device        *saved_dev = dev;
     struct cmp_arena         *saved_arena = arena;
     struct cmp_cmd           *saved_cmd = cmd;
@@ -81,7 +79,7 @@ static void test_matmul_without_texels(void) {
     th_check(cmp_arena_create(dev, CMP_MEMORY_DEVICE, 32u << 20, &arena, &err) == LW_OK,
              "arena: %s", err.message);
     th_check(cmp_cmd_create(dev, &cmd, &err) == LW_OK, "cmd: %s", err.message);
-    test_matmul();
+    test();
     cmp_cmd_destroy(cmd);
     cmp_arena_destroy(arena);
     cmp_device_destroy(dev);
@@ -186,7 +184,10 @@ static void test_attention(void) {
     struct op_ctx ctx = {dev, cmd};
     const int     cases[][5] = {/* mq, mk, h, d, flags (1 causal, 2 bias) */
                             {1, 1, 1, 8, 0}, {7, 13, 2, 32, 0}, {127, 127, 3, 64, 1}, {33, 257, 2, 128, 2}, {3, 1031, 1, 128, 0}, {33, 257, 4, 64, 0}, {33, 25, 2, 128, 2},
-                            {5, 5, 2, 12, 3}, {19, 23, 1, 200, 0}, {9, 9, 1, 512, 0}};
+                            {5, 5, 2, 12, 3}, {19, 23, 1, 200, 0}, {9, 9, 1, 512, 0}, {100, 70, 2, 64, 1}, {50, 40, 2, 128, 3},
+                            {49, 33, 1, 256, 0}};
+    const struct cmp_device_info *info = cmp_device_info(dev);
+    bool texels = info->type == CMP_DEVICE_CPU && info->max_texel_elements > 0;
     size_t ncases = sizeof cases / sizeof cases[0];
     for (size_t s = 0; s < 2 * ncases; s++) {
         pad_elems = s < ncases ? 3 : 4; /* second pass: aligned, the vectorised kernel */
@@ -203,10 +204,15 @@ static void test_attention(void) {
         if (has_bias) a.bias = upload(bias, (int64_t)h * mq, mk, LW_DTYPE_F32);
         struct lw_error err = {0};
         th_check(op_attention(&ctx, &a, &err) == LW_OK, "op_attention: %s", err.message);
+        if (pad_elems == 4 && d % 4 == 0) {
+            enum cmp_kernel_id want_id = texels ? CMP_KERNEL_ATTENTION_TEXEL : CMP_KERNEL_ATTENTION_VEC4;
+            th_check(cmp_cmd_last_kernel(cmd) == want_id, "attention %dx%d d%d: %s kernel chosen", mq, mk, d,
+                     cmp_kernel_name(cmp_cmd_last_kernel(cmd)));
+        }
         float *got = download(out);
-        char   what[80];
-        snprintf(what, sizeof what, "attention %dx%d h%d d%d causal %d bias %d %s", mq, mk, h, d, causal,
-                 has_bias, pad_elems == 4 ? "aligned" : "odd offset");
+        char   what[100];
+        snprintf(what, sizeof what, "attention %dx%d h%d d%d causal %d bias %d %s%s", mq, mk, h, d, causal,
+                 has_bias, pad_elems == 4 ? "aligned" : "odd offset", texels ? "" : ", storage kernels");
         th_check_close(what, got, want, (size_t)mq * h * d, 1e-4, 1e-3);
         free(q), free(k), free(v), free(bias), free(want), free(got);
     }
@@ -488,11 +494,13 @@ int main(void) {
     cmp_arena_create(dev, CMP_MEMORY_DEVICE, 32u << 20, &arena, &err);
     cmp_cmd_create(dev, &cmd, &err);
     test_matmul();
-    test_matmul_without_texels();
+    without_texels(test_matmul);
     cmp_arena_reset(arena);
     test_norm();
     cmp_arena_reset(arena);
     test_attention();
+    cmp_arena_reset(arena);
+    without_texels(test_attention);
     cmp_arena_reset(arena);
     test_qk_rope();
     test_image_ops();
