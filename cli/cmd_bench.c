@@ -128,6 +128,7 @@ static void bench_attention(struct bench *b, int tokens, int heads, int dim, int
     double t = time_replays(b, reps), flops = 4.0 * tokens * tokens * hd, gf = flops / t / 1e9;
     printf("attention %5d tokens x %2d heads x %3d  %8.3f s  %7.1f GFLOP/s  %6.1f %% of the f32 matmul rate\n",
            tokens, heads, dim, t, gf, 100 * gf / matmul_rate);
+    fflush(stdout);
 }
 
 int cli_bench(int argc, char **argv) {

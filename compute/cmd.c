@@ -165,20 +165,31 @@ static bool command_begin(struct cmp_cmd *cmd) {
     return true;
 }
 
+/* Doubles an array of handles the command list owns (to `first` entries when empty); false, with
+ * the error recorded, when host memory runs out. */
+static bool handles_grow(struct cmp_cmd *cmd, void **items, uint32_t *capacity, size_t item_bytes,
+                         uint32_t first, const char *what) {
+    uint32_t grown_capacity = *capacity ? 2 * *capacity : first;
+    void    *grown = realloc(*items, grown_capacity * item_bytes);
+    if (!grown) {
+        char message[96];
+        snprintf(message, sizeof message, "out of host memory for %s", what);
+        record_error(cmd, LW_ERR_HOST_MEMORY, message);
+        return false;
+    }
+    *items = grown;
+    *capacity = grown_capacity;
+    return true;
+}
+
 static VkDescriptorSet descriptor_set_allocate(struct cmp_cmd          *cmd,
                                                const struct cmp_kernel *kernel) {
     struct cmp_device *dev = cmd->device;
     if (cmd->pool_count == 0 || cmd->sets_in_last_pool == SETS_PER_POOL) {
-        if (cmd->pool_count == cmd->pool_capacity) {
-            uint32_t          capacity = cmd->pool_capacity ? 2 * cmd->pool_capacity : 8;
-            VkDescriptorPool *grown = realloc(cmd->descriptor_pools, capacity * sizeof *grown);
-            if (!grown) {
-                record_error(cmd, LW_ERR_HOST_MEMORY, "out of host memory for descriptor pools");
-                return VK_NULL_HANDLE;
-            }
-            cmd->descriptor_pools = grown;
-            cmd->pool_capacity = capacity;
-        }
+        if (cmd->pool_count == cmd->pool_capacity &&
+            !handles_grow(cmd, (void **)&cmd->descriptor_pools, &cmd->pool_capacity,
+                          sizeof *cmd->descriptor_pools, 8, "descriptor pools"))
+            return VK_NULL_HANDLE;
         VkDescriptorPoolSize sizes[] = {
             {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
              .descriptorCount = SETS_PER_POOL * CMP_MAX_BINDINGS},
@@ -219,16 +230,10 @@ static VkDescriptorSet descriptor_set_allocate(struct cmp_cmd          *cmd,
  * error recorded) on failure. */
 static VkBufferView texel_view_create(struct cmp_cmd *cmd, VkFormat format, struct cmp_view view) {
     struct cmp_device *dev = cmd->device;
-    if (cmd->texel_view_count == cmd->texel_view_capacity) {
-        uint32_t      capacity = cmd->texel_view_capacity ? 2 * cmd->texel_view_capacity : 16;
-        VkBufferView *grown = realloc(cmd->texel_views, capacity * sizeof *grown);
-        if (!grown) {
-            record_error(cmd, LW_ERR_HOST_MEMORY, "out of host memory for texel views");
-            return VK_NULL_HANDLE;
-        }
-        cmd->texel_views = grown;
-        cmd->texel_view_capacity = capacity;
-    }
+    if (cmd->texel_view_count == cmd->texel_view_capacity &&
+        !handles_grow(cmd, (void **)&cmd->texel_views, &cmd->texel_view_capacity,
+                      sizeof *cmd->texel_views, 16, "texel views"))
+        return VK_NULL_HANDLE;
     VkBufferViewCreateInfo info = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
         .buffer = view.buffer->buffer,

@@ -146,6 +146,8 @@ static const struct {
     uint32_t    bytes;
 } texel_formats[] = {
     {"r32f", VK_FORMAT_R32_SFLOAT, 4},
+    {"r16f", VK_FORMAT_R16_SFLOAT, 2},
+    {"r16ui", VK_FORMAT_R16_UINT, 2},
     {"rgba32f", VK_FORMAT_R32G32B32A32_SFLOAT, 16},
     {"rgba16f", VK_FORMAT_R16G16B16A16_SFLOAT, 8},
     {"rg32ui", VK_FORMAT_R32G32_UINT, 8},

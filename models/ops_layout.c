@@ -160,10 +160,29 @@ enum lw_status op_conv2d(struct op_ctx *ctx, const struct op_conv2d_args *a, str
     }
     struct op_binding xb = op_bind(&a->x, 4), wbind = op_bind(&a->w, wb), yb = op_bind(&a->y, 4);
     struct op_binding bb = op_bind_optional(&a->bias, &a->x, 4);
+    /* On CPU devices, stride 1 and kernels up to 3 wide: x and the weights as texel buffers, 32
+     * pixels × 4 channels per invocation, 8×1 workgroups (the rest: one output per invocation). */
+    const struct cmp_device_info *info = cmp_device_info(ctx->device);
+    uint64_t                      texel_groups = (uint64_t)ho * (uint64_t)((wo + 31) / 32);
+    struct op_binding             x_texels, w_texels;
+    if (info->type == CMP_DEVICE_CPU && s == 1 && kw <= 3 &&
+        texel_groups <= info->max_workgroup_count[0] && op_bind_texels(&a->x, 4, 4, &x_texels) &&
+        op_bind_texels(&a->w, wb, wb, &w_texels)) {
+        xb = x_texels, wbind = w_texels;
+        id = id == CMP_KERNEL_CONV2D_F32   ? CMP_KERNEL_CONV2D_TEXEL_F32
+             : id == CMP_KERNEL_CONV2D_F16 ? CMP_KERNEL_CONV2D_TEXEL_F16
+                                           : CMP_KERNEL_CONV2D_TEXEL_BF16;
+    }
     struct conv_push  p = {(uint32_t)c, (uint32_t)h, (uint32_t)w, (uint32_t)o, (uint32_t)ho,
                            (uint32_t)wo, (uint32_t)kh, (uint32_t)kw, (uint32_t)s,
                            (uint32_t)a->pad_top, (uint32_t)a->pad_left, xb.offset, wbind.offset,
                            bb.offset, yb.offset, !op_tensor_absent(&a->bias), a->accumulate};
     struct cmp_view views[] = {xb.view, wbind.view, bb.view, yb.view};
-    return op_dispatch_linear(ctx, id, views, 4, &p, sizeof p, (uint64_t)(o * ho * wo), err);
+    if (id == CMP_KERNEL_CONV2D_F32 || id == CMP_KERNEL_CONV2D_F16 || id == CMP_KERNEL_CONV2D_BF16)
+        return op_dispatch_linear(ctx, id, views, 4, &p, sizeof p, (uint64_t)(o * ho * wo), err);
+    struct cmp_kernel *kernel;
+    if ((status = op_kernel(ctx, id, NULL, 0, &kernel, err))) return status;
+    cmp_cmd_dispatch(ctx->cmd, kernel, views, 4, &p, sizeof p, (uint32_t)texel_groups,
+                     cmp_div_up((uint64_t)o, 8 * 4), 1);
+    return LW_OK;
 }

@@ -274,10 +274,14 @@ static void test_image_ops(void) {
             free(x), free(g), free(b), free(want), free(got);
         }
     /* conv2d: 3×3 pad 1, the autoencoder's downsampling, 1×1, CLIP's 14×14 stride 14; f32 and f16 */
-    const int cv[][9] = {/* c, h, w, o, k, stride, pt/pl, pb/pr, dtype */
-                         {3, 9, 11, 5, 3, 1, 1, 1, 0}, {4, 8, 10, 6, 3, 2, 0, 1, 1},
-                         {7, 5, 3, 9, 1, 1, 0, 0, 2},  {3, 28, 28, 8, 14, 14, 0, 0, 0}};
-    for (int s = 0; s < 4; s++) {
+    const int                     cv[][9] = {/* c, h, w, o, k, stride, pt/pl, pb/pr, dtype */
+                         {3, 9, 11, 5, 3, 1, 1, 1, 0},  {4, 8, 10, 6, 3, 2, 0, 1, 1},
+                         {7, 5, 3, 9, 1, 1, 0, 0, 2},   {3, 28, 28, 8, 14, 14, 0, 0, 0},
+                         {5, 6, 70, 40, 3, 1, 1, 1, 0}, {6, 7, 9, 33, 3, 1, 1, 1, 1},
+                         {4, 5, 37, 12, 3, 1, 1, 1, 2}, {9, 4, 33, 70, 1, 1, 0, 0, 0}};
+    const struct cmp_device_info *info = cmp_device_info(dev);
+    bool texels = info->type == CMP_DEVICE_CPU && info->max_texel_elements > 0;
+    for (int s = 0; s < (int)(sizeof cv / sizeof cv[0]); s++) {
         int           c = cv[s][0], h = cv[s][1], w = cv[s][2], o = cv[s][3], k = cv[s][4], st = cv[s][5];
         int           pt = cv[s][6], pb = cv[s][7];
         enum lw_dtype dt = cv[s][8] == 0 ? LW_DTYPE_F32 : cv[s][8] == 1 ? LW_DTYPE_F16 : LW_DTYPE_BF16;
@@ -294,9 +298,13 @@ static void test_image_ops(void) {
         struct op_conv2d_args a = {.x = tx, .w = tw, .bias = upload(b, o, 1, LW_DTYPE_F32), .y = y, .stride = st,
                                    .pad_top = pt, .pad_left = pt, .pad_bottom = pb, .pad_right = pb};
         th_check(op_conv2d(&ctx, &a, &err) == LW_OK, "op_conv2d: %s", err.message);
+        enum cmp_kernel_id base =
+            texels && st == 1 && k <= 3 ? CMP_KERNEL_CONV2D_TEXEL_F32 : CMP_KERNEL_CONV2D_F32;
+        th_check((int)cmp_cmd_last_kernel(cmd) == (int)base + cv[s][8],
+                 "conv2d case %d: %s kernel chosen", s, cmp_kernel_name(cmp_cmd_last_kernel(cmd)));
         float *got = download(y);
         char   what[64];
-        snprintf(what, sizeof what, "conv2d case %d", s);
+        snprintf(what, sizeof what, "conv2d case %d%s", s, texels ? "" : ", storage kernels");
         th_check_close(what, got, want, (size_t)o * ho * wo, 1e-4, 1e-4);
         free(x), free(wt), free(b), free(want), free(got);
     }
@@ -504,6 +512,8 @@ int main(void) {
     cmp_arena_reset(arena);
     test_qk_rope();
     test_image_ops();
+    cmp_arena_reset(arena);
+    without_texels(test_image_ops);
     test_elementwise();
     test_matmul_split();
     cmp_arena_reset(arena);
