@@ -255,6 +255,12 @@ static bool bindings_valid(struct cmp_cmd *cmd, struct cmp_kernel *kernel,
                            const struct cmp_view *bindings, uint32_t count) {
     const struct cmp_device_info *info = &cmd->device->info;
     char                          message[256];
+    if (count < kernel->texel_count) {
+        snprintf(message, sizeof message, "kernel %s: %u bindings given, it reads %u texel buffers",
+                 cmp_kernel_name(kernel->id), count, kernel->texel_count);
+        record_error(cmd, LW_ERR_ARGUMENT, message);
+        return false;
+    }
     for (uint32_t i = 0; i < count; i++) {
         const struct cmp_view *v = &bindings[i];
         const char            *problem = NULL;
@@ -296,13 +302,6 @@ void cmp_cmd_dispatch(struct cmp_cmd *cmd, struct cmp_kernel *kernel, const stru
         snprintf(message, sizeof message, "kernel %s: %u×%u×%u workgroups exceed the device limit",
                  cmp_kernel_name(kernel->id), groups_x, groups_y, groups_z);
         record_error(cmd, LW_ERR_TOO_LARGE, message);
-        return;
-    }
-    if (binding_count < kernel->texel_count) {
-        char message[160];
-        snprintf(message, sizeof message, "kernel %s: %u bindings given, it reads %u texel buffers",
-                 cmp_kernel_name(kernel->id), binding_count, kernel->texel_count);
-        record_error(cmd, LW_ERR_ARGUMENT, message);
         return;
     }
     if (!bindings_valid(cmd, kernel, bindings, binding_count) || !command_begin(cmd)) return;

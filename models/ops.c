@@ -15,6 +15,11 @@ static uint32_t elem_bytes(enum lw_dtype dtype) {
     return info && info->block_elems == 1 ? info->block_bytes : 0;
 }
 
+/* Bytes from a tensor's first element to the end of its last, with `eb`-byte elements. */
+static uint64_t span_bytes(const struct op_tensor *t, uint32_t eb) {
+    return (uint64_t)((t->rows - 1) * op_stride(t) + t->cols) * eb;
+}
+
 struct op_tensor op_tensor_slice(struct op_tensor t, int64_t row0, int64_t nrows, int64_t col0,
                                  int64_t ncols) {
     int64_t  stride = op_stride(&t);
@@ -68,6 +73,7 @@ bool op_bind_texels(const struct op_tensor *t, uint32_t elem_bytes, uint32_t tex
                     struct op_binding *out) {
     const struct cmp_buffer      *buffer = t->view.buffer;
     const struct cmp_device_info *info = cmp_device_info(cmp_buffer_device(buffer));
+    if (info->type != CMP_DEVICE_CPU) return false; /* GPUs keep the storage-buffer kernels */
     uint64_t                      align = info->min_texel_offset_alignment > texel_bytes
                                               ? info->min_texel_offset_alignment
                                               : texel_bytes;
@@ -76,8 +82,8 @@ bool op_bind_texels(const struct op_tensor *t, uint32_t elem_bytes, uint32_t tex
              limit = info->max_texel_elements * texel_bytes;
     if (size > limit) size = limit;
     size -= size % texel_bytes;
-    uint64_t span = (uint64_t)((t->rows - 1) * op_stride(t) + t->cols) * elem_bytes;
-    if ((t->view.offset - start) % texel_bytes || t->view.offset + span > start + size)
+    if ((t->view.offset - start) % texel_bytes ||
+        t->view.offset + span_bytes(t, elem_bytes) > start + size)
         return false;
     *out = (struct op_binding){.view = {.buffer = t->view.buffer, .offset = start, .bytes = size},
                                .offset = (uint32_t)((t->view.offset - start) / elem_bytes)};
@@ -126,8 +132,7 @@ enum lw_status op_check(const char *op, const char *name, const struct op_tensor
                             (long long)cols);
     uint32_t eb = elem_bytes(t->dtype);
     if (eb) {
-        uint64_t need = (uint64_t)((t->rows - 1) * op_stride(t) + t->cols) * eb;
-        if (t->rows > 0 && t->cols > 0 && need > t->view.bytes)
+        if (t->rows > 0 && t->cols > 0 && span_bytes(t, eb) > t->view.bytes)
             return lw_error_set(err, LW_ERR_SHAPE, "%s: %s (%lld × %lld, stride %lld) exceeds its "
                                 "%llu-byte view", op, name, (long long)t->rows, (long long)t->cols,
                                 (long long)op_stride(t), (unsigned long long)t->view.bytes);

@@ -15,7 +15,8 @@ struct op_binding {
 struct op_binding op_bind(const struct op_tensor *t, uint32_t elem_bytes);
 bool              op_fits(const struct op_tensor *t);
 /* The binding of `t` read as a texel buffer of `texel_bytes`-byte texels (offset in elements of
- * `elem_bytes`): false when it cannot be (no texel support, misaligned, beyond the texel limit). */
+ * `elem_bytes`), for an op's texel-buffer kernel variant: false where that variant is not the
+ * choice (devices other than CPU devices, no texel support, misaligned, beyond the texel limit). */
 bool op_bind_texels(const struct op_tensor *t, uint32_t elem_bytes, uint32_t texel_bytes,
                     struct op_binding *out);
 /* The binding for an optional tensor: `t` if present, else `fallback` (flagged off in the kernel). */

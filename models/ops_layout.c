@@ -165,9 +165,10 @@ enum lw_status op_conv2d(struct op_ctx *ctx, const struct op_conv2d_args *a, str
     const struct cmp_device_info *info = cmp_device_info(ctx->device);
     uint64_t                      texel_groups = (uint64_t)ho * (uint64_t)((wo + 31) / 32);
     struct op_binding             x_texels, w_texels;
-    if (info->type == CMP_DEVICE_CPU && s == 1 && kw <= 3 &&
-        texel_groups <= info->max_workgroup_count[0] && op_bind_texels(&a->x, 4, 4, &x_texels) &&
-        op_bind_texels(&a->w, wb, wb, &w_texels)) {
+    bool texels = s == 1 && kw <= 3 && texel_groups <= info->max_workgroup_count[0] &&
+                  op_bind_texels(&a->x, 4, 4, &x_texels) &&
+                  op_bind_texels(&a->w, wb, wb, &w_texels);
+    if (texels) {
         xb = x_texels, wbind = w_texels;
         id = id == CMP_KERNEL_CONV2D_F32   ? CMP_KERNEL_CONV2D_TEXEL_F32
              : id == CMP_KERNEL_CONV2D_F16 ? CMP_KERNEL_CONV2D_TEXEL_F16
@@ -178,7 +179,7 @@ enum lw_status op_conv2d(struct op_ctx *ctx, const struct op_conv2d_args *a, str
                            (uint32_t)a->pad_top, (uint32_t)a->pad_left, xb.offset, wbind.offset,
                            bb.offset, yb.offset, !op_tensor_absent(&a->bias), a->accumulate};
     struct cmp_view views[] = {xb.view, wbind.view, bb.view, yb.view};
-    if (id == CMP_KERNEL_CONV2D_F32 || id == CMP_KERNEL_CONV2D_F16 || id == CMP_KERNEL_CONV2D_BF16)
+    if (!texels)
         return op_dispatch_linear(ctx, id, views, 4, &p, sizeof p, (uint64_t)(o * ho * wo), err);
     struct cmp_kernel *kernel;
     if ((status = op_kernel(ctx, id, NULL, 0, &kernel, err))) return status;

@@ -70,10 +70,9 @@ enum lw_status op_matmul(struct op_ctx *ctx, const struct op_matmul_args *a, str
     uint32_t groups_x = cmp_div_up((uint64_t)n, 32), groups_y = cmp_div_up((uint64_t)m, 32);
     bool     aligned =
         k % 4 == 0 && x.offset % 4 == 0 && op_stride(&a->x) % 4 == 0 && w.offset % 4 == 0;
-    bool on_cpu = cmp_device_info(ctx->device)->type == CMP_DEVICE_CPU;
     int  variant = id == CMP_KERNEL_MATMUL_F32 ? 0 : id == CMP_KERNEL_MATMUL_F16 ? 1 : 2;
     struct op_binding x_texels, w_texels;
-    if (aligned && on_cpu && op_bind_texels(&a->x, 4, 16, &x_texels) &&
+    if (aligned && op_bind_texels(&a->x, 4, 16, &x_texels) &&
         op_bind_texels(&a->w, wb, 4 * wb, &w_texels)) {
         static const enum cmp_kernel_id texel_ids[] = {
             CMP_KERNEL_MATMUL_TEXEL_F32, CMP_KERNEL_MATMUL_TEXEL_F16, CMP_KERNEL_MATMUL_TEXEL_BF16};
@@ -185,7 +184,7 @@ enum lw_status op_attention(struct op_ctx *ctx, const struct op_attention_args *
     enum cmp_kernel_id id = aligned ? CMP_KERNEL_ATTENTION_VEC4 : CMP_KERNEL_ATTENTION;
     uint32_t           queries_per_group = 32;
     struct op_binding  q_texels, k_texels, v_texels;
-    if (aligned && cmp_device_info(ctx->device)->type == CMP_DEVICE_CPU && op_bind_texels(&a->q, 4, 16, &q_texels) &&
+    if (aligned && op_bind_texels(&a->q, 4, 16, &q_texels) &&
         op_bind_texels(&a->k, 4, 16, &k_texels) && op_bind_texels(&a->v, 4, 16, &v_texels)) {
         id = CMP_KERNEL_ATTENTION_TEXEL, queries_per_group = 8 * 6;
         q = q_texels, k = k_texels, v = v_texels;
